@@ -1,0 +1,148 @@
+"""ATAC unit and the single ``act_type`` -> activation block factory."""
+from __future__ import division
+
+import numbers
+
+from mxnet import initializer
+from mxnet.gluon import nn
+from mxnet.gluon.block import HybridBlock
+
+__all__ = ['ChaATAC', 'PReLU', 'SELU', 'create_act', 'check_act_type', 'ACT_TYPES']
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError('%s must be an integer, got %r' % (name, value))
+    if value <= 0:
+        raise ValueError('%s must be positive, got %r' % (name, value))
+    return int(value)
+
+
+class ChaATAC(HybridBlock):
+    r"""Channel-wise attention as activation (ATAC) unit.
+
+    ``y = x * sigmoid(BN(conv(act(BN(conv(pool(x)))))))`` with 1x1 convolutions
+    ``channels -> channels // r -> channels``; the pooling is a global average pool when
+    ``useGlobal`` (an SE-style unit), the identity otherwise (local, per-pixel attention).
+
+    The layers live in ``self.module`` (structural parameter names ``module.<index>.*``) as in
+    the official code, so official checkpoints load unchanged.
+
+    Parameters
+    ----------
+    channels : int
+        Number of input (and output) channels.
+    r : int
+        Channel reduction ratio; the bottleneck has ``channels // r`` channels.
+    useReLU : bool
+        Whether a ReLU follows the first BatchNorm.
+    useGlobal : bool
+        Whether to pool globally before the bottleneck (one weight per channel).
+    """
+
+    def __init__(self, channels, r, useReLU, useGlobal, **kwargs):
+        super(ChaATAC, self).__init__(**kwargs)
+        self.channels = _check_positive_int('channels', channels)
+        r = _check_positive_int('r', r)
+        self.inter_channels = self.channels // r
+        if self.inter_channels == 0:
+            raise ValueError('channels // r must be at least 1, got channels=%d, r=%d'
+                             % (self.channels, r))
+        self.r = r
+        self.useReLU = bool(useReLU)
+        self.useGlobal = bool(useGlobal)
+        with self.name_scope():
+            self.module = nn.HybridSequential(prefix='module')
+            if useGlobal:
+                self.module.add(nn.GlobalAvgPool2D())
+            self.module.add(nn.Conv2D(self.inter_channels, kernel_size=1, use_bias=False,
+                                      in_channels=self.channels))
+            self.module.add(nn.BatchNorm(in_channels=self.inter_channels))
+            if useReLU:
+                self.module.add(nn.Activation('relu'))
+            self.module.add(nn.Conv2D(self.channels, kernel_size=1, use_bias=False,
+                                      in_channels=self.inter_channels))
+            self.module.add(nn.BatchNorm(in_channels=self.channels))
+            self.module.add(nn.Activation('sigmoid'))
+
+    def hybrid_forward(self, F, x):
+        return F.broadcast_mul(x, self.module(x))
+
+
+class PReLU(nn.PReLU):
+    r"""Parametric ReLU with the parameters of :class:`mxnet.gluon.nn.PReLU` (``alpha``).
+
+    Computes ``relu(x) - alpha * relu(-x)`` from elementwise operators instead of MXNet's
+    ``LeakyReLU(act_type='prelu')``, whose hybridized alpha gradient is wrong in MXNet 1.9.1
+    when other layers follow it.
+
+    Parameters
+    ----------
+    alpha_initializer : Initializer
+        Initializer for ``alpha`` (default 0.25).
+    in_channels : int, default 1
+        Number of alpha parameters: 1 (shared) or the number of channels (axis 1).
+    """
+
+    def __init__(self, alpha_initializer=initializer.Constant(0.25), in_channels=1, **kwargs):
+        super(PReLU, self).__init__(alpha_initializer=alpha_initializer,
+                                    in_channels=in_channels, **kwargs)
+        self._shared_alpha = in_channels == 1
+
+    def hybrid_forward(self, F, x, alpha):
+        if not self._shared_alpha:
+            # one alpha per channel: put it on axis 1 whatever the input rank
+            alpha = F.reshape(alpha, shape=(1, -1, 1, 1))
+        return F.relu(x) - F.broadcast_mul(alpha, F.relu(-x))
+
+
+class SELU(nn.SELU):
+    r"""Scaled ELU, ``scale * (relu(x) + alpha * expm1(min(x, 0)))``.
+
+    Built from elementwise operators because MXNet 1.9.1's SELU backward is wrong for negative
+    inputs (it uses ``y + alpha`` where the derivative is ``y + scale * alpha``: about 30 times
+    too small at x = -3).
+    """
+    SCALE = 1.0507009873554804934193349852946
+    ALPHA = 1.6732632423543772848170429916717
+
+    def hybrid_forward(self, F, x):
+        return self.SCALE * (F.relu(x) + self.ALPHA * F.expm1(F.minimum(x, 0)))
+
+
+# act_type -> constructor(channels, r, useReLU, useGlobal). The names are the official ones.
+_FACTORIES = {
+    'relu': lambda channels, r, useReLU, useGlobal: nn.Activation('relu'),
+    'prelu': lambda channels, r, useReLU, useGlobal: PReLU(),
+    'elu': lambda channels, r, useReLU, useGlobal: nn.ELU(),
+    'selu': lambda channels, r, useReLU, useGlobal: SELU(),
+    'gelu': lambda channels, r, useReLU, useGlobal: nn.GELU(),
+    'swish': lambda channels, r, useReLU, useGlobal: nn.Swish(),
+    'ChaATAC': ChaATAC,
+}
+ACT_TYPES = tuple(_FACTORIES)
+
+
+def check_act_type(act_type, what='act_type'):
+    """Raise ValueError listing the valid activation names unless ``act_type`` is one."""
+    if act_type not in _FACTORIES:
+        raise ValueError('unknown %s %r; valid: %s' % (what, act_type, ', '.join(ACT_TYPES)))
+    return act_type
+
+
+def create_act(act_type, channels=0, r=None, useReLU=True, useGlobal=False):
+    """Build the activation block named ``act_type``.
+
+    Parameters
+    ----------
+    act_type : str
+        One of ``relu, prelu, elu, selu, gelu, swish, ChaATAC``.
+    channels : int
+        Channels of the input; used by ChaATAC only.
+    r : int
+        Reduction ratio; used by ChaATAC only.
+    useReLU, useGlobal : bool
+        ChaATAC switches; ignored by the other activations.
+    """
+    check_act_type(act_type)
+    return _FACTORIES[act_type](channels=channels, r=r, useReLU=useReLU, useGlobal=useGlobal)

@@ -1,0 +1,192 @@
+"""Pre-activation CIFAR ResNet with ATAC (ResNet20V2ATAC), built on GluonCV's CIFARResNetV2.
+
+Structural parameter names (``features.2.0.msAA1.module.0.weight`` ...) are those of the official
+code, so its checkpoints load; GluonCV ``cifar_resnet*_v2`` checkpoints are a subset of them.
+"""
+from __future__ import division
+
+from mxnet.gluon.nn import BatchNorm
+from gluoncv.model_zoo.cifarresnet import CIFARBasicBlockV2, CIFARResNetV2
+
+from ..activations import check_act_type, create_act
+from .registry import register_model
+
+__all__ = ['ResBlockV2ATAC', 'ResNet20V2ATAC', 'stage_act_types', 'get_cifar_resnet_atac']
+
+ACT_ORDERS = ('bac', 'pre')
+
+
+def stage_act_types(num_stages, act_layers, act_type, replace_act, act_order):
+    """Activation of each stage and of the final activation, as the official code chooses them.
+
+    ``'bac'`` gives ``act_type`` to the last ``act_layers - 1`` stages and, when
+    ``act_layers >= 1``, to the final activation; ``'pre'`` gives it to the first ``act_layers``
+    stages and, when ``act_layers >= 4``, to the final activation. The rest get ``replace_act``.
+
+    Returns
+    -------
+    (list of str, str)
+        Per-stage activation names and the final activation name.
+    """
+    if act_order not in ACT_ORDERS:
+        raise ValueError('unknown act_order %r; valid: %s' % (act_order, ', '.join(ACT_ORDERS)))
+    if act_order == 'bac':
+        # the official test is `i + act_layers < len(channels)` with len(channels) == stages + 1
+        stages = [replace_act if i + act_layers < num_stages + 1 else act_type
+                  for i in range(num_stages)]
+        final = act_type if act_layers > 0 else replace_act
+    else:
+        stages = [act_type if i < act_layers else replace_act for i in range(num_stages)]
+        final = act_type if act_layers >= 4 else replace_act
+    return stages, final
+
+
+class ResBlockV2ATAC(CIFARBasicBlockV2):
+    r"""Pre-activation basic block whose two activations are ``act_type`` blocks.
+
+    ``msAA1`` acts on the block input (``in_channels``), ``msAA2`` after ``bn2`` (``channels``);
+    the names are the official ones (checkpoint compatibility).
+
+    Parameters
+    ----------
+    act_type : str
+        Activation name, see :func:`atac_gluon.create_act`.
+    r : int
+        ChaATAC reduction ratio.
+    skernel, dilation, asBackbone
+        Accepted for compatibility with the official signature; unused there and here.
+    channels : int
+        Output channels.
+    useReLU, useGlobal : bool
+        ChaATAC switches.
+    stride : int
+        Stride of the first convolution.
+    downsample : bool
+        Whether the shortcut is a strided 1x1 convolution.
+    in_channels : int
+        Input channels.
+    norm_layer, norm_kwargs
+        Normalization layer and its arguments.
+    """
+
+    def __init__(self, act_type, r, skernel, dilation, channels, useReLU, useGlobal, asBackbone,
+                 stride, downsample=False, in_channels=0, norm_layer=BatchNorm,
+                 norm_kwargs=None, **kwargs):
+        super(ResBlockV2ATAC, self).__init__(channels, stride, downsample=downsample,
+                                             in_channels=in_channels, norm_layer=norm_layer,
+                                             norm_kwargs=norm_kwargs, **kwargs)
+        with self.name_scope():
+            self.msAA1 = create_act(act_type, in_channels, r, useReLU, useGlobal)
+            self.msAA2 = create_act(act_type, channels, r, useReLU, useGlobal)
+
+    def hybrid_forward(self, F, x):
+        residual = x
+        x = self.conv1(self.msAA1(self.bn1(x)))
+        x = self.conv2(self.msAA2(self.bn2(x)))
+        if self.downsample:
+            residual = self.downsample(residual)
+        return x + residual
+
+
+class ResNet20V2ATAC(CIFARResNetV2):
+    r"""Pre-activation CIFAR ResNet host of the paper, ATAC (or another activation) in chosen stages.
+
+    Parameters
+    ----------
+    layers : list of int
+        Blocks per stage, e.g. ``[3, 3, 3]``.
+    channels : list of int
+        Stem channels then channels per stage, e.g. ``[16, 16, 32, 64]``.
+    classes : int
+        Number of classes.
+    act_type : str
+        Activation placed by ``act_layers`` / ``act_order``: relu, prelu, elu, selu, gelu, swish,
+        ChaATAC.
+    r : int
+        ChaATAC reduction ratio (ignored by other activations).
+    skernel, dilation, asBackbone
+        Accepted for compatibility with the official signature; unused.
+    useReLU, useGlobal : bool
+        ChaATAC switches.
+    act_layers : int
+        How many of the stages (counted with the final activation, see
+        :func:`stage_act_types`) get ``act_type``; the official script's default is 4 (all).
+    replace_act : str
+        Activation used where ``act_type`` is not.
+    act_order : str
+        ``'bac'`` (from the back) or ``'pre'`` (from the front).
+    norm_layer, norm_kwargs
+        Normalization layer and its arguments.
+    """
+
+    def __init__(self, layers, channels, classes, act_type, r, skernel, dilation, useReLU,
+                 useGlobal, act_layers, replace_act, act_order, asBackbone, norm_layer=BatchNorm,
+                 norm_kwargs=None, **kwargs):
+        if len(layers) != len(channels) - 1:
+            raise ValueError('channels must have one entry more than layers, got layers=%r, '
+                             'channels=%r' % (list(layers), list(channels)))
+        check_act_type(act_type)
+        check_act_type(replace_act, 'replace_act')
+        stages, final = stage_act_types(len(layers), act_layers, act_type, replace_act, act_order)
+        act_args = dict(r=r, skernel=skernel, dilation=dilation, useReLU=useReLU,
+                        useGlobal=useGlobal, asBackbone=asBackbone)
+        self._stage_blocks = [self._block_factory(stage_act, act_args) for stage_act in stages]
+        super(ResNet20V2ATAC, self).__init__(None, layers, channels, classes=classes,
+                                             norm_layer=norm_layer, norm_kwargs=norm_kwargs,
+                                             **kwargs)
+        self.act_types = stages + [final]
+        # GluonCV hard-codes the final ReLU at features[-4] (before pool and flatten); swap it in
+        # place so the structural name (features.<n>) stays the official one.
+        final_index = str(len(self.features) - 3)
+        with self.features.name_scope():
+            self.features.register_child(create_act(final, channels[-1], r, useReLU, useGlobal),
+                                         final_index)
+
+    @staticmethod
+    def _block_factory(act_type, act_args):
+        def make(channels, stride, downsample, in_channels=0, **kwargs):
+            return ResBlockV2ATAC(act_type, channels=channels, stride=stride,
+                                  downsample=downsample, in_channels=in_channels,
+                                  **dict(act_args, **kwargs))
+        return make
+
+    def _make_layer(self, block, layers, channels, stride, stage_index, in_channels=0,
+                    norm_layer=BatchNorm, norm_kwargs=None):
+        return super(ResNet20V2ATAC, self)._make_layer(
+            self._stage_blocks[stage_index - 1], layers, channels, stride, stage_index,
+            in_channels=in_channels, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+
+
+def get_cifar_resnet_atac(blocks, classes=10, act_type='ChaATAC', r=2, useReLU=True,
+                          useGlobal=False, act_layers=4, replace_act='relu', act_order='bac',
+                          **kwargs):
+    r"""The paper's CIFAR host with ``blocks`` blocks per stage (depth ``6 * blocks + 2``).
+
+    Parameters
+    ----------
+    blocks : int
+        Blocks per stage (the official script's ``--blocks``).
+    classes : int
+        Number of classes.
+    act_type, r, useReLU, useGlobal, act_layers, replace_act, act_order
+        See :class:`ResNet20V2ATAC`; the defaults are the README's CIFAR command.
+    """
+    return ResNet20V2ATAC(layers=[blocks] * 3, channels=[16, 16, 32, 64], classes=classes,
+                          act_type=act_type, r=r, skernel=3, dilation=1, useReLU=useReLU,
+                          useGlobal=useGlobal, act_layers=act_layers, replace_act=replace_act,
+                          act_order=act_order, asBackbone=False, **kwargs)
+
+
+def _register(depth):
+    blocks = (depth - 2) // 6
+
+    def factory(**kwargs):
+        return get_cifar_resnet_atac(blocks, **kwargs)
+    factory.__name__ = 'cifar_resnet%d_v2_atac' % depth
+    factory.__doc__ = ('CIFAR pre-activation ResNet-%d (%d blocks per stage) with ATAC; keyword '
+                       'arguments as :func:`get_cifar_resnet_atac`.' % (depth, blocks))
+    return register_model(factory)
+
+
+for _depth in (8, 14, 20, 26, 32, 38, 44, 50, 56):
+    globals()['cifar_resnet%d_v2_atac' % _depth] = _register(_depth)

@@ -1,0 +1,199 @@
+"""ResNet-v1b with ATAC (ResNet50_v1bATAC), built on GluonCV's ResNetV1b.
+
+ATAC replaces the pre-addition activations (``relu1``, ``relu2`` of a bottleneck, ``relu1`` of a
+basic block) in the last ``act_layers`` stages; the post-addition ReLU stays. Structural parameter
+names are the official ones (``layer3.0.relu1.module.0.weight`` ...), and GluonCV ``resnet*_v1b``
+checkpoints are a subset of them.
+"""
+from __future__ import division
+
+import functools
+
+from mxnet.gluon import nn
+from mxnet.gluon.block import HybridBlock
+from mxnet.gluon.nn import BatchNorm
+from gluoncv.model_zoo.resnetv1b import ResNetV1b
+
+from ..activations import check_act_type, create_act
+from .registry import register_model
+
+__all__ = ['BasicBlockV1bATAC', 'BottleneckV1bATAC', 'ResNet50_v1bATAC', 'get_resnet_v1b_atac']
+
+
+class BasicBlockV1bATAC(HybridBlock):
+    r"""ResNet-v1b basic block (two 3x3 convolutions) with ``relu1`` built from ``act_type``.
+
+    Parameters
+    ----------
+    act_type : str
+        Activation after ``bn1``; see :func:`atac_gluon.create_act`.
+    r : int
+        ChaATAC reduction ratio.
+    planes : int
+        Output channels.
+    strides, dilation, downsample, previous_dilation, norm_layer, norm_kwargs
+        As in GluonCV's ``BasicBlockV1b``.
+    useReLU, useGlobal : bool
+        ChaATAC switches (official: inner ReLU, local).
+    """
+    expansion = 1
+
+    def __init__(self, act_type, r, planes, strides=1, dilation=1, downsample=None,
+                 previous_dilation=1, norm_layer=BatchNorm, norm_kwargs=None, useReLU=True,
+                 useGlobal=False, **kwargs):
+        super(BasicBlockV1bATAC, self).__init__()
+        norm_kwargs = norm_kwargs if norm_kwargs is not None else {}
+        self.conv1 = nn.Conv2D(channels=planes, kernel_size=3, strides=strides,
+                               padding=dilation, dilation=dilation, use_bias=False)
+        self.bn1 = norm_layer(in_channels=planes, **norm_kwargs)
+        self.relu1 = create_act(act_type, planes, r, useReLU, useGlobal)
+        self.conv2 = nn.Conv2D(channels=planes, kernel_size=3, strides=1,
+                               padding=previous_dilation, dilation=previous_dilation,
+                               use_bias=False)
+        self.bn2 = norm_layer(in_channels=planes, **norm_kwargs)
+        self.relu2 = nn.Activation('relu')
+        self.downsample = downsample
+
+    def hybrid_forward(self, F, x):
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        residual = x if self.downsample is None else self.downsample(x)
+        return self.relu2(out + residual)
+
+
+class BottleneckV1bATAC(HybridBlock):
+    r"""ResNet-v1b bottleneck with ``relu1`` and ``relu2`` built from ``act_type``.
+
+    Parameters
+    ----------
+    act_type : str
+        Activation after ``bn1`` and ``bn2``; see :func:`atac_gluon.create_act`.
+    r : int
+        ChaATAC reduction ratio.
+    planes : int
+        Bottleneck channels (output is ``4 * planes``).
+    strides, dilation, downsample, previous_dilation, norm_layer, norm_kwargs, last_gamma
+        As in GluonCV's ``BottleneckV1b``.
+    useReLU, useGlobal : bool
+        ChaATAC switches (official: inner ReLU, local).
+    """
+    expansion = 4
+
+    def __init__(self, act_type, r, planes, strides=1, dilation=1, downsample=None,
+                 previous_dilation=1, norm_layer=BatchNorm, norm_kwargs=None, last_gamma=False,
+                 useReLU=True, useGlobal=False, **kwargs):
+        super(BottleneckV1bATAC, self).__init__()
+        norm_kwargs = norm_kwargs if norm_kwargs is not None else {}
+        self.conv1 = nn.Conv2D(channels=planes, kernel_size=1, use_bias=False)
+        self.bn1 = norm_layer(in_channels=planes, **norm_kwargs)
+        self.relu1 = create_act(act_type, planes, r, useReLU, useGlobal)
+        self.conv2 = nn.Conv2D(channels=planes, kernel_size=3, strides=strides,
+                               padding=dilation, dilation=dilation, use_bias=False)
+        self.bn2 = norm_layer(in_channels=planes, **norm_kwargs)
+        self.relu2 = create_act(act_type, planes, r, useReLU, useGlobal)
+        self.conv3 = nn.Conv2D(channels=planes * 4, kernel_size=1, use_bias=False)
+        gamma_init = {'gamma_initializer': 'zeros'} if last_gamma else {}
+        self.bn3 = norm_layer(in_channels=planes * 4, **dict(norm_kwargs, **gamma_init))
+        self.relu3 = nn.Activation('relu')
+        self.downsample = downsample
+
+    def hybrid_forward(self, F, x):
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.relu2(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        residual = x if self.downsample is None else self.downsample(x)
+        return self.relu3(out + residual)
+
+
+class ResNet50_v1bATAC(ResNetV1b):
+    r"""ResNet-v1b (GluonCV) whose last ``act_layers`` stages use ``act_type`` blocks.
+
+    The official class name is kept although ``layers`` and ``block`` give any depth.
+
+    Parameters
+    ----------
+    act_type : str
+        Activation of the chosen stages (``'ChaATAC'`` in the paper); the others keep ReLU.
+    r : int
+        ChaATAC reduction ratio.
+    act_layers : int
+        Number of stages, counted from the last, that get ``act_type`` (paper: 2).
+    layers : list of int
+        Blocks per stage, e.g. ``[3, 4, 6, 3]``.
+    classes : int, default 1000
+        Number of classes.
+    dilated, norm_layer, norm_kwargs, last_gamma, deep_stem, stem_width, avg_down, final_drop,
+    use_global_stats, name_prefix
+        As in GluonCV's ``ResNetV1b``.
+    block : class, default BottleneckV1bATAC
+        Residual block (``BasicBlockV1bATAC`` for ResNet-18/34).
+    useReLU, useGlobal : bool
+        ChaATAC switches; the official ImageNet model uses the defaults (inner ReLU, local).
+    """
+
+    def __init__(self, act_type, r, act_layers, layers, classes=1000, dilated=False,
+                 norm_layer=BatchNorm, norm_kwargs=None, last_gamma=False, deep_stem=False,
+                 stem_width=32, avg_down=False, final_drop=0.0, use_global_stats=False,
+                 name_prefix='', block=None, useReLU=True, useGlobal=False, **kwargs):
+        check_act_type(act_type)
+        if len(layers) != 4:
+            raise ValueError('layers must list 4 stages, got %r' % (list(layers),))
+        block = BottleneckV1bATAC if block is None else block
+        # the official rule: stage s (0-based) gets act_type when act_layers >= len(layers) - s
+        self.act_types = [act_type if act_layers >= len(layers) - s else 'relu'
+                          for s in range(len(layers))]
+        self._stage_blocks = [self._block_factory(block, stage_act, r, useReLU, useGlobal)
+                              for stage_act in self.act_types]
+        super(ResNet50_v1bATAC, self).__init__(
+            block, layers, classes=classes, dilated=dilated, norm_layer=norm_layer,
+            norm_kwargs=norm_kwargs, last_gamma=last_gamma, deep_stem=deep_stem,
+            stem_width=stem_width, avg_down=avg_down, final_drop=final_drop,
+            use_global_stats=use_global_stats, name_prefix=name_prefix, **kwargs)
+
+    @staticmethod
+    def _block_factory(block, act_type, r, useReLU, useGlobal):
+        make = functools.partial(block, act_type, r, useReLU=useReLU, useGlobal=useGlobal)
+        make.expansion = block.expansion  # GluonCV's _make_layer reads it
+        return make
+
+    def _make_layer(self, stage_index, block, planes, blocks, **kwargs):
+        return super(ResNet50_v1bATAC, self)._make_layer(
+            stage_index, self._stage_blocks[stage_index - 1], planes, blocks, **kwargs)
+
+
+_DEPTHS = {18: (BasicBlockV1bATAC, [2, 2, 2, 2]), 34: (BasicBlockV1bATAC, [3, 4, 6, 3]),
+           50: (BottleneckV1bATAC, [3, 4, 6, 3]), 101: (BottleneckV1bATAC, [3, 4, 23, 3]),
+           152: (BottleneckV1bATAC, [3, 8, 36, 3])}
+
+
+def get_resnet_v1b_atac(depth, act_type='ChaATAC', r=2, act_layers=2, classes=1000, **kwargs):
+    r"""ResNet-v1b of ``depth`` layers with ATAC in the last ``act_layers`` stages.
+
+    Parameters
+    ----------
+    depth : int
+        18, 34, 50, 101 or 152.
+    act_type, r, act_layers, classes
+        See :class:`ResNet50_v1bATAC`; the defaults are the README's ImageNet command.
+    **kwargs
+        Further :class:`ResNet50_v1bATAC` arguments (last_gamma, dilated, norm_layer, ...).
+    """
+    if depth not in _DEPTHS:
+        raise ValueError('unknown depth %r; valid: %s' % (depth, ', '.join(map(str, _DEPTHS))))
+    block, layers = _DEPTHS[depth]
+    kwargs.setdefault('name_prefix', 'resnetv1b_')
+    return ResNet50_v1bATAC(act_type, r, act_layers, layers, classes=classes, block=block,
+                            **kwargs)
+
+
+def _register(depth):
+    def factory(**kwargs):
+        return get_resnet_v1b_atac(depth, **kwargs)
+    factory.__name__ = 'resnet%d_v1b_atac' % depth
+    factory.__doc__ = ('ResNet-%d v1b with ATAC in the last stages; keyword arguments as '
+                       ':func:`get_resnet_v1b_atac`.' % depth)
+    return register_model(factory)
+
+
+for _depth in _DEPTHS:
+    globals()['resnet%d_v1b_atac' % _depth] = _register(_depth)

@@ -1,0 +1,26 @@
+from setuptools import find_packages, setup
+
+setup(
+    name='atac-gluon',
+    version='0.1.0',
+    description='Attention as Activation (ATAC) for MXNet/Gluon: ChaATAC, ATAC ResNets, '
+                'training scripts and export',
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=['tests']),
+    python_requires='>=3.8',
+    # Versions that install and import together on Python 3.11 (see ENVIRONMENT.md):
+    # numpy >= 1.24 breaks `import mxnet`; newer opencv needs numpy 2.
+    install_requires=[
+        'mxnet==1.9.1',
+        'numpy>=1.21,<1.24',
+        'gluoncv==0.10.5.post0',
+        'opencv-python>=4.5,<4.11',
+        'matplotlib>=3.5,<3.10',
+        'pandas<2.3',
+        'scipy<1.12',
+        'pillow<11',
+        'scikit-learn>=1.2,<1.8',
+    ],
+    extras_require={'test': ['pytest>=7,<10']},
+)
