@@ -19,7 +19,8 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 demo: $(STAMP)
-	$(PY) -m atac_gluon.demo
+	$(PY) -m atac_gluon --model cifar_resnet20_v2_atac --classes 100
+	$(PY) -m atac_gluon --model resnet50_v1b_atac
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

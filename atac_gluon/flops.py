@@ -116,3 +116,4 @@ def summary(net, *inputs, print_fn=print):
     print_fn('Non-trainable params: %d' % totals['non_trainable'])
     print_fn('Shared params: %d' % totals['shared'])
     return totals
+
