@@ -1,0 +1,328 @@
+"""Whole-batch augmentation and a deterministic, optionally threaded batch iterator.
+
+The official CIFAR pipeline transforms one image at a time (gluoncv
+``RandomCrop(32, pad=4)``, ``RandomFlipLeftRight``, ``ToTensor``, ``Normalize``),
+which starves a 2-core machine.  Here the same transforms act on a whole batch
+with a few vectorised numpy operations, and every random draw comes from a
+generator derived from (seed, epoch, batch index), so the batches do not depend
+on the number of worker threads nor on whether a run was resumed.
+"""
+import collections
+import concurrent.futures
+import functools
+
+import mxnet as mx
+import numpy as np
+
+__all__ = ['TRAIN_PAD', 'BatchIterator', 'crop_flip', 'draw_crop_flip', 'random_crop_flip',
+           'to_normalized_nchw']
+
+#: Zero padding of the official training-set RandomCrop(32, pad=4).
+TRAIN_PAD = 4
+
+_LAST_BATCH = ('discard', 'keep')
+# Distinct tags keep the permutation and augmentation streams of an epoch apart.
+_PERMUTATION_STREAM = 1
+_AUGMENTATION_STREAM = 2
+
+
+def draw_crop_flip(num, pad, rng):
+    """Draw per-sample crop offsets and flip decisions, as ``random_crop_flip`` does.
+
+    Parameters
+    ----------
+    num : int
+        Number of samples.
+    pad : int
+        Padding on each side; offsets are uniform in ``0 .. 2 * pad`` like
+        ``mx.image.random_crop`` on the padded image.
+    rng : numpy.random.Generator or int or numpy.random.SeedSequence
+        Source of randomness (anything ``numpy.random.default_rng`` accepts).
+
+    Returns
+    -------
+    offsets : numpy.ndarray
+        int, num x 2: (row, column) of each crop's top-left corner in the padded image.
+    flips : numpy.ndarray
+        bool, num: mirror left-right (probability 0.5).
+    """
+    rng = np.random.default_rng(rng)
+    offsets = rng.integers(0, 2 * pad + 1, size=(num, 2))
+    flips = rng.random(num) < 0.5
+    return offsets, flips
+
+
+def crop_flip(batch, offsets, flips, pad):
+    """Zero-pad a NHWC batch, crop each sample at its offset and mirror the flagged ones.
+
+    One fancy-indexing gather does crop and flip together, with no Python loop
+    over samples.
+
+    Parameters
+    ----------
+    batch : numpy.ndarray
+        N x H x W x C, any dtype.
+    offsets : numpy.ndarray
+        int, N x 2, as returned by ``draw_crop_flip``.
+    flips : numpy.ndarray
+        bool, N.
+    pad : int
+        Zero padding on each spatial side before cropping back to H x W.
+
+    Returns
+    -------
+    numpy.ndarray
+        N x H x W x C, same dtype, C-contiguous.
+    """
+    num, height, width = batch.shape[:3]
+    padded = np.pad(batch, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    rows = offsets[:, :1] + np.arange(height)
+    cols = offsets[:, 1:] + np.arange(width)
+    cols = np.where(flips[:, None], cols[:, ::-1], cols)
+    return padded[np.arange(num)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def random_crop_flip(batch, pad, rng, layout='NHWC'):
+    """Random crop with zero padding and random left-right flip of a whole batch.
+
+    Per image this equals gluoncv ``RandomCrop(size, pad=pad)`` followed by
+    ``RandomFlipLeftRight``.
+
+    Parameters
+    ----------
+    batch : numpy.ndarray
+        N x H x W x C (``layout='NHWC'``, e.g. uint8 CIFAR images) or N x C x H x W
+        (``layout='NCHW'``, e.g. already standardised float32 digits).
+    pad : int
+        Zero padding on each spatial side.
+    rng : numpy.random.Generator or int or numpy.random.SeedSequence
+        Source of randomness; offsets and flips are drawn by ``draw_crop_flip``.
+    layout : str
+        ``'NHWC'`` or ``'NCHW'``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape, dtype and layout as ``batch``, C-contiguous.
+    """
+    if layout not in ('NHWC', 'NCHW'):
+        raise ValueError('layout must be NHWC or NCHW, not %r' % (layout,))
+    offsets, flips = draw_crop_flip(len(batch), pad, rng)
+    if layout == 'NHWC':
+        return crop_flip(batch, offsets, flips, pad)
+    nhwc = crop_flip(batch.transpose(0, 2, 3, 1), offsets, flips, pad)
+    return np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
+
+
+def to_normalized_nchw(batch, mean, std):
+    """``ToTensor`` + ``Normalize`` for a whole batch: /255, HWC->CHW, (x - mean) / std.
+
+    Parameters
+    ----------
+    batch : numpy.ndarray
+        uint8, N x H x W x C.
+    mean, std : sequence of float
+        Per-channel statistics of pixels scaled to [0, 1], e.g. ``CIFAR_MEAN``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, N x C x H x W, C-contiguous.
+    """
+    mean = np.asarray(mean, dtype=np.float32)
+    std = np.asarray(std, dtype=np.float32)
+    if mean.shape != (batch.shape[-1],) or std.shape != mean.shape:
+        raise ValueError('mean and std need one value per channel (%d), got %s and %s'
+                         % (batch.shape[-1], mean.shape, std.shape))
+    # Folding /255 and /std into one scale leaves one multiply and one subtract pass.
+    scale = (1.0 / (255.0 * std))[:, None, None]
+    shift = (mean / std)[:, None, None]
+    out = np.multiply(batch.transpose(0, 3, 1, 2), scale, dtype=np.float32, order='C')
+    out -= shift
+    return out
+
+
+class BatchIterator:
+    """Deterministic mini-batches as MXNet NDArrays, optionally prepared by threads.
+
+    Epoch ``e`` shuffles with ``np.random.RandomState`` seeded from (seed, e) and
+    augments batch ``i`` with a generator seeded from (seed, e, i).  Hence
+    ``set_epoch(k)`` alone reproduces epoch ``k`` of an uninterrupted run, and
+    ``num_workers`` only changes speed, never the batches.  Call ``set_epoch``
+    before each epoch (otherwise every pass repeats the same epoch).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Either uint8 N x H x W x C images (CIFAR; cropped and flipped as uint8,
+        then normalised with ``mean`` / ``std``) or already normalised float32
+        N x C x H x W (digits; cropped and flipped as is).  In the float32 case
+        the crop pads with 0, which after standardisation is the training mean
+        rather than black.
+    labels : numpy.ndarray
+        N integer labels; yielded as float32.
+    batch_size : int
+        Samples per batch.
+    shuffle : bool
+        Permute the samples each epoch.
+    augment : bool
+        Random crop with ``pad`` zero padding and random left-right flip.
+    mean, std : sequence of float, optional
+        Per-channel normalisation for uint8 data (e.g. ``CIFAR_MEAN``,
+        ``CIFAR_STD``); required for uint8 data, ignored for float32 data.
+    seed : int
+        Non-negative base seed.
+    last_batch : str
+        ``'discard'`` drops a final partial batch (training, as the official
+        DataLoader); ``'keep'`` yields it (validation).
+    num_workers : int
+        0 prepares batches in the calling thread; otherwise a pool of that many
+        threads prepares up to ``2 * num_workers`` upcoming batches (numpy
+        releases the GIL), yielded in order.
+    pad : int
+        Crop padding when ``augment`` is set.
+    """
+
+    def __init__(self, data, labels, batch_size, shuffle=False, augment=False, mean=None,
+                 std=None, seed=0, last_batch='discard', num_workers=0, pad=TRAIN_PAD):
+        _check_arguments(data, labels, batch_size, seed, last_batch, num_workers)
+        self._images = data.dtype == np.uint8
+        if self._images and (mean is None or std is None):
+            raise ValueError('uint8 image data needs mean and std to normalise with')
+        self._data = data
+        self._labels = np.asarray(labels, dtype=np.float32)
+        self._batch_size = int(batch_size)
+        self._shuffle = bool(shuffle)
+        self._augment = bool(augment)
+        self._mean, self._std = mean, std
+        self._seed = int(seed)
+        self._keep_last = last_batch == 'keep'
+        self._num_workers = int(num_workers)
+        self._pad = int(pad)
+        self._epoch = 0
+
+    @property
+    def epoch(self):
+        """int: The epoch the next iteration produces."""
+        return self._epoch
+
+    @property
+    def num_samples(self):
+        """int: Samples in the data set (including any discarded remainder)."""
+        return len(self._data)
+
+    def set_epoch(self, epoch):
+        """Select the epoch whose batches the next iteration yields.
+
+        Parameters
+        ----------
+        epoch : int
+            Non-negative epoch number.
+        """
+        if int(epoch) < 0:
+            raise ValueError('epoch must be >= 0, got %r' % (epoch,))
+        self._epoch = int(epoch)
+
+    def __len__(self):
+        full, rest = divmod(len(self._data), self._batch_size)
+        return full + (1 if rest and self._keep_last else 0)
+
+    def __iter__(self):
+        epoch = self._epoch  # fixed now, so set_epoch during iteration cannot mix epochs
+        order = self._permutation(epoch)
+        size = self._batch_size
+        jobs = (functools.partial(self._make_batch, epoch, i, order[i * size:(i + 1) * size])
+                for i in range(len(self)))
+        batches = self._prefetched(jobs) if self._num_workers else (job() for job in jobs)
+        try:
+            # NDArrays are created here, in the consuming thread, not in the workers.
+            for data, labels in batches:
+                yield mx.nd.array(data, dtype=np.float32), mx.nd.array(labels, dtype=np.float32)
+        finally:
+            batches.close()  # stops the worker pool at once if the consumer breaks early
+
+    def _permutation(self, epoch):
+        """Sample order of one epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            Epoch number.
+        """
+        if not self._shuffle:
+            return np.arange(len(self._data))
+        state = np.random.SeedSequence([self._seed, epoch, _PERMUTATION_STREAM]).generate_state(4)
+        return np.random.RandomState(state).permutation(len(self._data))
+
+    def _make_batch(self, epoch, index, samples):
+        """Gather, augment and normalise one batch as numpy arrays.
+
+        Parameters
+        ----------
+        epoch : int
+            Epoch number (part of the augmentation seed).
+        index : int
+            Batch number within the epoch (part of the augmentation seed).
+        samples : numpy.ndarray
+            Sample indices of the batch.
+
+        Returns
+        -------
+        tuple
+            ``(float32 N x C x H x W, float32 N labels)``.
+        """
+        data = self._data[samples]
+        if self._augment:
+            rng = np.random.SeedSequence([self._seed, epoch, _AUGMENTATION_STREAM, index])
+            data = random_crop_flip(data, self._pad, rng,
+                                    layout='NHWC' if self._images else 'NCHW')
+        if self._images:
+            data = to_normalized_nchw(data, self._mean, self._std)
+        return data, self._labels[samples]
+
+    def _prefetched(self, jobs):
+        """Run batch jobs in a thread pool, at most ``2 * num_workers`` ahead, in order.
+
+        Parameters
+        ----------
+        jobs : iterable of callable
+            Each returns one batch.
+        """
+        ahead = 2 * self._num_workers
+        pending = collections.deque()
+        pool = concurrent.futures.ThreadPoolExecutor(self._num_workers,
+                                                     thread_name_prefix='atac-batches')
+        try:
+            for job in jobs:
+                pending.append(pool.submit(job))
+                if len(pending) >= ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            # Reached too when the consumer stops early: drop work nobody will read.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_arguments(data, labels, batch_size, seed, last_batch, num_workers):
+    """Reject BatchIterator arguments that would fail later or silently misbehave.
+
+    Parameters
+    ----------
+    data, labels, batch_size, seed, last_batch, num_workers
+        As for ``BatchIterator``.
+    """
+    if not isinstance(data, np.ndarray) or data.ndim != 4 or \
+            data.dtype not in (np.uint8, np.float32):
+        raise ValueError('data must be uint8 N x H x W x C or float32 N x C x H x W numpy, '
+                         'got %s' % (getattr(data, 'dtype', type(data)),))
+    if len(labels) != len(data):
+        raise ValueError('%d labels for %d samples' % (len(labels), len(data)))
+    if int(batch_size) < 1:
+        raise ValueError('batch_size must be >= 1, got %r' % (batch_size,))
+    if int(seed) < 0:
+        raise ValueError('seed must be >= 0, got %r' % (seed,))
+    if last_batch not in _LAST_BATCH:
+        raise ValueError('last_batch must be one of %s, got %r' % (_LAST_BATCH, last_batch))
+    if int(num_workers) < 0:
+        raise ValueError('num_workers must be >= 0, got %r' % (num_workers,))

@@ -1,0 +1,144 @@
+"""The epoch loop both scripts run: split across contexts, record, backward, step, metrics;
+then per epoch validation, checkpoints, the metrics line and the plot."""
+import math
+import time
+
+import mxnet as mx
+from mxnet import autograd, gluon
+
+from .runtime import Diverged, Progress, seed_epoch
+
+__all__ = ['train_epoch', 'evaluate', 'fit']
+
+
+def _split(batch, ctx, even=True):
+    return gluon.utils.split_and_load(batch, ctx_list=ctx, batch_axis=0, even_split=even)
+
+
+def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, lr_at=None,
+                log_interval=50):
+    """One pass over ``batches``; returns train_loss, train_acc, samples, seconds.
+
+    Parameters
+    ----------
+    net, trainer : the network and its gluon.Trainer.
+    batches : iterable of (data, label) NDArrays, the global batch (split across ``ctx``).
+    ctx : list of Context.
+    loss_fn : callable
+        ``loss_fn(output, target, data)`` -> per-sample loss (data is there for distillation).
+    epoch : int
+        For the progress lines and ``lr_at``.
+    prepare : callable, optional
+        ``prepare(data, label)`` -> (data, target): mixup, label smoothing.
+    lr_at : callable, optional
+        ``lr_at(epoch, batch_index)`` -> learning rate set before each step (iteration-wise
+        schedules); epoch-wise schedules set it before calling.
+    """
+    metric = mx.metric.Accuracy()
+    total_loss, samples = 0.0, 0
+    progress = Progress(log, len(batches), epoch, log_interval)
+    start = time.time()
+    try:
+        for i, (data, label) in enumerate(batches):
+            if lr_at is not None:
+                trainer.set_learning_rate(lr_at(epoch, i))
+            target = label
+            if prepare is not None:
+                data, target = prepare(data, label)
+            datas, targets, labels = _split(data, ctx), _split(target, ctx), _split(label, ctx)
+            with autograd.record():
+                outputs = [net(x) for x in datas]
+                losses = [loss_fn(y, t, x) for y, t, x in zip(outputs, targets, datas)]
+            autograd.backward(losses)
+            batch_loss = sum(l.sum().asscalar() for l in losses)
+            if not math.isfinite(batch_loss):
+                raise Diverged('loss is %s at epoch %d, batch %d (learning rate %g); the '
+                               'checkpoints of the earlier epochs are kept'
+                               % (batch_loss, epoch, i, trainer.learning_rate))
+            trainer.step(data.shape[0])
+            metric.update(labels, outputs)
+            total_loss += batch_loss
+            samples += data.shape[0]
+            progress.update(data.shape[0], batch_loss / data.shape[0])
+    finally:
+        progress.close()
+    seconds = time.time() - start
+    return {'train_loss': total_loss / max(samples, 1), 'train_acc': metric.get()[1],
+            'samples': samples, 'seconds': seconds}
+
+
+def evaluate(net, batches, ctx, metrics):
+    """Update ``metrics`` (mx.metric objects) over ``batches`` in inference mode; return them."""
+    for metric in metrics:
+        metric.reset()
+    for data, label in batches:
+        datas, labels = _split(data, ctx, even=False), _split(label, ctx, even=False)
+        outputs = [net(x) for x in datas]
+        for metric in metrics:
+            metric.update(labels, outputs)
+    return metrics
+
+
+def fit(net, trainer, train_batches, ctx, loss_fn, num_epochs, validate, checkpoints, metrics_log,
+        log, run_info, flags=None, seed=0, start_epoch=0, best=(None, None), lr_at_epoch=None,
+        lr_at=None, prepare=None, save_period=0, plot=None, log_interval=50):
+    """Train from ``start_epoch`` to ``num_epochs``; per epoch: validate, checkpoint, then log.
+
+    Parameters
+    ----------
+    train_batches : object with ``set_epoch(epoch)`` and iteration (deterministic per epoch).
+    validate : callable
+        ``validate()`` -> (record fields dict, score); higher score is better.
+    checkpoints : Checkpoints
+    metrics_log : MetricsLog
+    run_info : dict
+        Constant fields of every metrics record (dataset, label_set, num_workers, ...).
+    flags : dict, optional
+        The run's flags, stored in every checkpoint manifest.
+    seed : int
+        Base seed; each epoch is seeded from (seed, epoch).
+    start_epoch : int
+        First epoch to run (resume).
+    best : (float, int)
+        Best score so far and its epoch (when resuming), else (None, None).
+    lr_at_epoch : callable, optional
+        ``lr_at_epoch(epoch)`` -> learning rate for the epoch (step schedules).
+    plot : callable, optional
+        ``plot(records)`` draws the history after each epoch.
+
+    Returns
+    -------
+    dict
+        best_score, best_epoch and the last record.
+    """
+    record = None
+    best_score, best_epoch = best
+    for epoch in range(start_epoch, num_epochs):
+        seed_epoch(seed, epoch)
+        if lr_at_epoch is not None:
+            trainer.set_learning_rate(lr_at_epoch(epoch))
+        lr = trainer.learning_rate
+        train_batches.set_epoch(epoch)
+        tic = time.time()
+        stats = train_epoch(net, trainer, train_batches, ctx, loss_fn, epoch, log,
+                            prepare=prepare, lr_at=lr_at, log_interval=log_interval)
+        fields, score = validate()
+        record = dict(run_info, epoch=epoch, train_acc=stats['train_acc'],
+                      train_loss=stats['train_loss'], lr=lr,
+                      samples_per_sec=stats['samples'] / max(stats['seconds'], 1e-9),
+                      time=time.time() - tic, **fields)
+        improved = best_score is None or score > best_score
+        if improved:
+            best_score, best_epoch = score, epoch
+        periodic = bool(save_period) and (epoch + 1) % save_period == 0
+        checkpoints.save_epoch(epoch, net, trainer,
+                               {'epoch': epoch, 'best_score': best_score, 'best_epoch': best_epoch,
+                                'record': record, 'kind': 'epoch', 'flags': flags or {}},
+                               periodic=periodic, best=improved)
+        metrics_log.append(record)
+        log.info('[Epoch %d] %s', epoch, ' '.join(
+            '%s=%s' % (k, ('%.6g' % v) if isinstance(v, float) else v)
+            for k, v in sorted(record.items()) if k not in run_info))
+        if plot is not None:
+            plot(metrics_log.records())
+    return {'best_score': best_score, 'best_epoch': best_epoch, 'record': record}

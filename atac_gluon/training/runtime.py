@@ -1,0 +1,121 @@
+"""Run plumbing shared by the scripts: exit codes, contexts, seeding, logging, progress."""
+import logging
+import os
+import random
+import sys
+import time
+
+import mxnet as mx
+import numpy as np
+
+__all__ = ['BadInput', 'Diverged', 'run_main', 'contexts_from_gpus', 'seed_epoch',
+           'setup_logging', 'Progress', 'EXIT_BAD_INPUT', 'EXIT_DIVERGED']
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+
+
+class BadInput(ValueError):
+    """A bad flag, file or data set: the script prints the message and exits with code 2."""
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite: the run stops (exit code 3), checkpoints untouched."""
+
+
+def run_main(main, argv=None):
+    """Call ``main(argv)`` and turn its errors into the scripts' exit codes.
+
+    ValueError (BadInput, DataError, the models' argument errors) -> 2 with one line on stderr;
+    Diverged -> 3. Anything else propagates with its traceback (a bug, not bad input).
+    """
+    try:
+        main(argv)
+    except Diverged as err:
+        logging.getLogger('atac').error('stopped: %s', err)
+        print('error: %s' % err, file=sys.stderr)
+        return EXIT_DIVERGED
+    except ValueError as err:
+        print('error: %s' % err, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def contexts_from_gpus(gpus, log):
+    """Contexts for the official ``--gpus`` string ('0', '0,1', '' for CPU).
+
+    Without GPUs each requested GPU becomes one CPU context (cpu(0), cpu(1), ...), so batches are
+    split and gradients aggregated exactly as on the GPUs and the global batch stays the same.
+    """
+    try:
+        ids = [int(i) for i in gpus.split(',') if i.strip()]
+    except ValueError:
+        raise BadInput('--gpus must be comma-separated GPU ids such as 0 or 0,1, got %r' % gpus)
+    if len(set(ids)) != len(ids) or any(i < 0 for i in ids):
+        raise BadInput('--gpus must list distinct non-negative ids, got %r' % gpus)
+    if not ids:
+        return [mx.cpu()]
+    available = mx.context.num_gpus()
+    if available:
+        missing = [i for i in ids if i >= available]
+        if missing:
+            raise BadInput('--gpus %s: only %d GPU(s) here' % (gpus, available))
+        return [mx.gpu(i) for i in ids]
+    log.info('no GPU here: training on %d CPU context(s) instead of GPU(s) %s', len(ids), gpus)
+    return [mx.cpu(i) for i in range(len(ids))]
+
+
+def seed_epoch(seed, epoch):
+    """Seed MXNet, NumPy and Python for one epoch, so a run resumed at any epoch draws what an
+    uninterrupted run draws."""
+    value = (seed * 1000003 + epoch) % (2 ** 31)
+    mx.random.seed(value)
+    np.random.seed(value)
+    random.seed(value)
+
+
+def setup_logging(log_file=None):
+    """Log to stderr and, if given, to ``log_file`` (appended, so a resumed run continues it)."""
+    log = logging.getLogger('atac')
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    fmt = logging.Formatter('%(asctime)s %(levelname)s %(message)s')
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file))
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        log.addHandler(handler)
+    return log
+
+
+class Progress(object):
+    """Per-epoch progress: a tqdm bar on a terminal, a log line every ``log_interval`` batches
+    otherwise (logs and CI output stay readable)."""
+
+    def __init__(self, log, total, epoch, log_interval=50, stream=None):
+        self.log, self.total, self.epoch = log, total, epoch
+        self.log_interval = log_interval
+        self.samples, self.start, self.done = 0, time.time(), 0
+        stream = stream or sys.stderr
+        self.bar = None
+        if stream.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, desc='epoch %d' % epoch, leave=False, file=stream)
+
+    def update(self, batch_size, loss):
+        self.done += 1
+        self.samples += batch_size
+        speed = self.samples / max(time.time() - self.start, 1e-9)
+        if self.bar is not None:
+            self.bar.set_postfix(loss='%.4f' % loss, speed='%.0f img/s' % speed, refresh=False)
+            self.bar.update(1)
+        elif self.log_interval and self.done % self.log_interval == 0:
+            self.log.info('[Epoch %d] batch %d/%d loss=%.4f speed=%.1f samples/s', self.epoch,
+                          self.done, self.total, loss, speed)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

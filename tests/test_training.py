@@ -1,0 +1,132 @@
+"""The shared training helpers: threads, contexts, schedules, checkpoints, metrics, the loop."""
+import io
+import json
+import logging
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import gluon
+
+from atac_gluon.training.checkpoint import Checkpoints
+from atac_gluon.training.loop import train_epoch
+from atac_gluon.training.metrics import MetricsLog
+from atac_gluon.training.runtime import BadInput, Diverged, Progress, contexts_from_gpus
+from atac_gluon.training.schedules import step_schedule
+from atac_gluon.training.threads import available_cores, configure_cpu_threads
+
+LOG = logging.getLogger('test')
+
+
+@pytest.mark.parametrize('argv,env,want', [
+    (['--cpu-threads', '3'], {}, 3),
+    (['--cpu-threads=5', '--lr', '1'], {'OMP_NUM_THREADS': '1'}, 5),
+    ([], {'OMP_NUM_THREADS': '1'}, 1),
+    ([], {}, None),
+])
+def test_cpu_threads(monkeypatch, argv, env, want):
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    got = configure_cpu_threads(argv)
+    assert got == (want or available_cores()) == int(os.environ['OMP_NUM_THREADS'])
+
+
+def test_contexts_from_gpus_fall_back_to_as_many_cpus():
+    assert contexts_from_gpus('0', LOG) == [mx.cpu(0)]
+    assert contexts_from_gpus('0,1', LOG) == [mx.cpu(0), mx.cpu(1)]
+    assert contexts_from_gpus('', LOG) == [mx.cpu()]
+    for bad in ('a', '0,0', '-1'):
+        with pytest.raises(BadInput, match='--gpus'):
+            contexts_from_gpus(bad, LOG)
+
+
+def test_step_schedule_is_the_official_one():
+    lr = step_schedule(0.2, 0.1, [300, 350])
+    assert [lr(e) for e in (0, 299, 300, 349, 350, 399)] == pytest.approx(
+        [0.2, 0.2, 0.02, 0.02, 0.002, 0.002])
+    assert step_schedule(1.0, 0.5, [])(10) == 1.0
+
+
+def tiny_net_and_trainer():
+    net = gluon.nn.Dense(3, in_units=4)
+    net.initialize(mx.init.Xavier())
+    trainer = gluon.Trainer(net.collect_params(), 'nag', {'learning_rate': 0.1, 'momentum': 0.9})
+    with mx.autograd.record():
+        loss = net(mx.nd.ones((2, 4))).sum()
+    loss.backward()
+    trainer.step(2)  # momentum state exists
+    return net, trainer
+
+
+def test_checkpoints_are_complete_and_the_newest_is_found(tmp_path):
+    net, trainer = tiny_net_and_trainer()
+    ckpt = Checkpoints(str(tmp_path), 'run', lambda score, epoch: '%.4f-x-%d-best' % (score, epoch))
+    for epoch, score, best in ((0, 0.5, True), (1, 0.4, False), (2, 0.7, True)):
+        ckpt.save_epoch(epoch, net, trainer, {'epoch': epoch, 'best_score': max(score, 0.5),
+                                              'record': {'epoch': epoch}},
+                        periodic=epoch == 1, best=best)
+    names = sorted(os.listdir(tmp_path))
+    assert names == sorted(['%s.%s' % (stem, ext) for stem in
+                            ('run-last', 'run-1', '0.7000-x-2-best')
+                            for ext in ('json', 'params', 'states')])
+    assert ckpt.latest()['epoch'] == 2 and ckpt.best()['stem'] == '0.7000-x-2-best'
+    # a manifest whose parameters are missing (a write interrupted before the rename) is skipped
+    os.remove(str(tmp_path / 'run-last.params'))
+    assert ckpt.latest()['stem'] == '0.7000-x-2-best'
+    fresh, fresh_trainer = tiny_net_and_trainer()
+    ckpt.restore(ckpt.latest(), fresh, fresh_trainer, mx.cpu())
+    np.testing.assert_array_equal(fresh.weight.data().asnumpy(), net.weight.data().asnumpy())
+    assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
+
+
+def test_metrics_resume_restores_the_checkpointed_line_and_drops_later_ones(tmp_path):
+    log = MetricsLog(str(tmp_path / 'metrics.jsonl'))
+    for epoch in range(3):
+        log.append({'epoch': epoch, 'val_acc': epoch / 10})
+    # died after checkpointing epoch 3 but before its line: the line comes from the checkpoint
+    kept = log.resume_at({'epoch': 3, 'val_acc': 0.3})
+    assert [r['epoch'] for r in log.records()] == [0, 1, 2, 3] == [r['epoch'] for r in kept]
+    # lines of epochs after the checkpoint are redone by the resumed run
+    log.resume_at({'epoch': 1, 'val_acc': 0.1})
+    assert [r['epoch'] for r in log.records()] == [0, 1]
+    with open(log.path) as f:
+        assert all(json.loads(line) for line in f)
+
+
+def test_train_epoch_stops_on_non_finite_loss():
+    net, trainer = tiny_net_and_trainer()
+    before = net.weight.data().asnumpy().copy()
+    batches = [(mx.nd.array([[np.inf, 0, 0, 0], [1, 0, 0, 0]]), mx.nd.array([0, 1]))]
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    with pytest.raises(Diverged, match='loss is (nan|inf) at epoch 4, batch 0'):
+        train_epoch(net, trainer, batches, [mx.cpu()], lambda y, t, x: loss(y, t), 4, LOG)
+    np.testing.assert_array_equal(net.weight.data().asnumpy(), before)  # no step was taken
+
+
+def test_train_epoch_splits_batches_across_contexts():
+    net = gluon.nn.Dense(2, in_units=3)
+    net.initialize(mx.init.Xavier(), ctx=[mx.cpu(0), mx.cpu(1)])
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
+    x = mx.nd.array(np.random.RandomState(0).randn(8, 3))
+    y = mx.nd.array([0, 1] * 4)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    stats = train_epoch(net, trainer, [(x, y)], [mx.cpu(0), mx.cpu(1)],
+                        lambda out, t, data: loss(out, t), 0, LOG)
+    assert stats['samples'] == 8
+    # the parameters stay identical on both contexts after the aggregated step
+    w0, w1 = (net.weight.data(c).asnumpy() for c in (mx.cpu(0), mx.cpu(1)))
+    np.testing.assert_array_equal(w0, w1)
+
+
+def test_progress_logs_plain_lines_when_not_a_terminal(caplog):
+    stream = io.StringIO()
+    progress = Progress(LOG, total=4, epoch=2, log_interval=2, stream=stream)
+    with caplog.at_level(logging.INFO, logger='test'):
+        for _ in range(4):
+            progress.update(8, 0.5)
+    progress.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and lines[0].startswith('[Epoch 2] batch 2/4 loss=0.5000 speed=')
+    assert stream.getvalue() == ''
