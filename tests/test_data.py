@@ -3,11 +3,9 @@
 CIFAR tests build tiny fake releases (a few images per file, known pixels and
 labels) in every distributed layout; nothing touches the network.
 """
-import io
 import os
 import pickle
 import socket
-import tarfile
 import time
 
 import mxnet as mx
