@@ -1,0 +1,45 @@
+"""Running the training scripts from tests: as subprocesses (end to end, kill -9) or in-process
+(fast checks of flags)."""
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def offline_env(tmp_path):
+    """Environment with an empty MXNet home and MXNet's download pointed at a closed port."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, MXNET_HOME=str(tmp_path / 'mxnet-home'),
+               MXNET_GLUON_REPO='http://127.0.0.1:%d/' % port, PYTHONPATH=ROOT)
+    return env
+
+
+def script_path(name):
+    return os.path.join(ROOT, name)
+
+
+def run(name, args, tmp_path, timeout=300):
+    """Run script ``name`` with ``args``; return the CompletedProcess (text output)."""
+    return subprocess.run([sys.executable, script_path(name)] + list(args), cwd=str(tmp_path),
+                          env=offline_env(tmp_path), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start(name, args, tmp_path):
+    """Start script ``name`` in the background; return the Popen."""
+    return subprocess.Popen([sys.executable, script_path(name)] + list(args), cwd=str(tmp_path),
+                            env=offline_env(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def load(name):
+    """Import script ``name`` as a module (its main and parse_args become callable)."""
+    spec = importlib.util.spec_from_file_location(name[:-3], script_path(name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
