@@ -11,7 +11,7 @@ _EXPORTS = {
     'activations': ('ACT_TYPES', 'SELU', 'ChaATAC', 'PReLU', 'create_act'),
     'models': ('BasicBlockV1bATAC', 'BottleneckV1bATAC', 'ResBlockV2ATAC', 'ResNet20V2ATAC',
                'ResNet50_v1bATAC', 'from_gluoncv', 'get_cifar_resnet_atac', 'get_model',
-               'get_resnet_v1b_atac', 'list_models'),
+               'get_resnet_v1b_atac', 'list_models', 'load_shared_parameters'),
     'flops': ('summary',),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -232,3 +232,25 @@ def test_command_line_summary(capsys):
         main(['--model', 'cifar_resnet8_v2_atac', '--input-shape', '1,3'])
     assert exit_info.value.code == 2
     assert '--input-shape must be four positive integers' in capsys.readouterr().err
+
+
+def test_load_shared_parameters_skips_other_shapes_and_reports(tmp_path):
+    ref = gcv_get_model('resnet18_v1b', classes=1000)
+    ref.initialize(mx.init.Xavier())
+    ref(mx.nd.zeros((1, 3, 32, 32)))
+    path = str(tmp_path / 'r18.params')
+    ref.save_parameters(path)
+    net = get_model('resnet18_v1b_atac', classes=5)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    before_fc = net.fc.weight.data().asnumpy().copy()
+    report = atac_gluon.load_shared_parameters(net, path)
+    assert sorted(report['skipped']) == ['fc.bias', 'fc.weight']
+    assert report['missing'] and all('module' in n for n in report['missing'])
+    np.testing.assert_array_equal(net.fc.weight.data().asnumpy(), before_fc)
+    np.testing.assert_array_equal(net.conv1.weight.data().asnumpy(),
+                                  ref.conv1.weight.data().asnumpy())
+    other = str(tmp_path / 'other.params')
+    mx.nd.save(other, {'foo.weight': mx.nd.zeros((2,))})
+    with pytest.raises(ValueError, match='no parameter matches'):
+        atac_gluon.load_shared_parameters(net, other)

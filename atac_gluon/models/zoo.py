@@ -2,6 +2,7 @@
 import os
 import tempfile
 
+import mxnet as mx
 from mxnet.gluon import nn
 from gluoncv.model_zoo.cifarresnet import CIFARResNetV2
 from gluoncv.model_zoo.resnetv1b import BasicBlockV1b, BottleneckV1b, ResNetV1b
@@ -9,7 +10,7 @@ from gluoncv.model_zoo.resnetv1b import BasicBlockV1b, BottleneckV1b, ResNetV1b
 from .cifar import ResNet20V2ATAC
 from .imagenet import BasicBlockV1bATAC, BottleneckV1bATAC, ResNet50_v1bATAC
 
-__all__ = ['from_gluoncv']
+__all__ = ['from_gluoncv', 'load_shared_parameters']
 
 _V1B_BLOCKS = {BasicBlockV1b: BasicBlockV1bATAC, BottleneckV1b: BottleneckV1bATAC}
 
@@ -77,3 +78,56 @@ def from_gluoncv(net, act_type='ChaATAC', r=2, useReLU=True, useGlobal=False, ac
             net.save_parameters(path)
             atac.load_parameters(path, ctx=ctx, allow_missing=True)
     return atac
+
+
+def load_shared_parameters(net, path):
+    r"""Copy the parameters of a checkpoint into the layers of ``net`` that have the same
+    structural name and shape; leave the others (ATAC units, a classifier of another size) as
+    they are. Parameters still uninitialized (or with deferred shapes) take the file's values.
+
+    Parameters
+    ----------
+    net : Block
+        Target network, e.g. an ATAC ResNet.
+    path : str
+        A ``save_parameters`` file, e.g. GluonCV's ``resnet50_v1b`` weights.
+
+    Returns
+    -------
+    dict
+        ``loaded``, ``skipped`` (same name, other shape) and ``missing`` (not in the file) names.
+    """
+    saved = mx.nd.load(path)
+    if not isinstance(saved, dict):
+        raise ValueError('%s: not a parameters file with names' % path)
+    saved = {k.split(':', 1)[-1]: v for k, v in saved.items()}  # 'arg:'/'aux:' of exports
+    report = {'loaded': [], 'skipped': [], 'missing': []}
+    for name, param in net._collect_params_with_prefix().items():
+        if name not in saved:
+            report['missing'].append(name)
+        elif _same_shape(param.shape, saved[name].shape):
+            report['loaded'].append(name)
+        else:
+            report['skipped'].append(name)
+    if not report['loaded']:
+        raise ValueError('%s: no parameter matches the network (another architecture?)' % path)
+    # load_parameters does the rest right (deferred shapes, contexts), given only what fits
+    with tempfile.TemporaryDirectory() as tmp:
+        matching = os.path.join(tmp, 'matching.params')
+        mx.nd.save(matching, {name: saved[name] for name in report['loaded']})
+        net.load_parameters(matching, allow_missing=True, ignore_extra=True,
+                            ctx=_contexts(net))
+    return report
+
+
+def _contexts(net):
+    """Contexts the parameters of ``net`` live (or will live) on; None if not initialized."""
+    try:
+        return next(iter(net.collect_params().values())).list_ctx()
+    except RuntimeError:
+        return None
+
+
+def _same_shape(declared, saved):
+    """Whether ``saved`` fits ``declared``, whose unknown dimensions are 0."""
+    return len(declared) == len(saved) and all(d in (0, s) for d, s in zip(declared, saved))
