@@ -25,8 +25,9 @@ from atac_gluon.data.pipelines import cifar_batches  # noqa: E402
 from atac_gluon.export import export_symbol  # noqa: E402
 from atac_gluon.training.loop import evaluate, fit  # noqa: E402
 from atac_gluon.training.metrics import plot_history  # noqa: E402
-from atac_gluon.training.runtime import (BadInput, contexts_from_gpus, run_main,  # noqa: E402
-                                         seed_epoch, setup_logging)
+from atac_gluon.training.runtime import (BadInput, contexts_from_gpus,  # noqa: E402
+                                         load_parameters_checked, run_main, seed_epoch,
+                                         setup_logging)
 from atac_gluon.training.schedules import step_schedule  # noqa: E402
 from atac_gluon.training.session import Session, add_run_flags, check_run_flags  # noqa: E402
 
@@ -144,6 +145,10 @@ def main(argv=None):
     batch_size = opt.batch_size * len(ctx)
     train_data, val_data, label_set = cifar_batches(
         opt.dataset, opt.data_dir, batch_size, opt.fine_label, opt.seed, opt.num_workers, log)
+    net.initialize(mx.init.MSRAPrelu(), ctx=ctx)
+    if opt.resume_from:
+        load_parameters_checked(net, opt.resume_from, '--resume-from', ctx)
+    # every input is checked: only now is anything written
     session = Session(opt.save_dir, '%s-%s' % (opt.dataset, model_name),
                       lambda acc, epoch: '%.4f-cifar-%s-%d-best' % (acc, model_name, epoch),
                       identity={k: getattr(opt, k) for k in (
@@ -154,9 +159,6 @@ def main(argv=None):
     log.info('%s, %d classes, labels: %s; model %s on %s', opt.dataset, classes, label_set,
              model_name, ctx)
 
-    net.initialize(mx.init.MSRAPrelu(), ctx=ctx)
-    if opt.resume_from:
-        net.load_parameters(opt.resume_from, ctx=ctx)
     if opt.mode == 'hybrid':
         net.hybridize(static_alloc=True, static_shape=True)
     trainer = gluon.Trainer(net.collect_params(), 'nag', {

@@ -218,3 +218,17 @@ def test_resume_refuses_other_model_flags_and_fresh_runs_refuse_old_checkpoints(
     proc = run(SCRIPT, args + ['--resume', '--act-type', 'relu'], tmp_path)
     assert proc.returncode == 2
     assert "made with other --act-type (act_type='ChaATAC')" in proc.stderr
+
+
+def test_resume_from_a_file_of_another_model_exits_2(script, tmp_path, capsys):
+    module = load(SCRIPT)
+    net = module.build_model(module.parse_args(DIGITS), 10)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    path = str(tmp_path / 'b1.params')
+    net.save_parameters(path)
+    code = script.run_main(script.main, DIGITS + ['--blocks', '2', '--resume-from', path,
+                                                  '--save-dir', str(tmp_path / 'run')])
+    assert code == 2
+    assert '--resume-from %s does not fit the model' % path in capsys.readouterr().err
+    assert not (tmp_path / 'run').exists()

@@ -29,7 +29,7 @@ def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, l
     epoch : int
         For the progress lines and ``lr_at``.
     prepare : callable, optional
-        ``prepare(data, label)`` -> (data, target): mixup, label smoothing.
+        ``prepare(data, label, epoch)`` -> (data, target): mixup, label smoothing, casting.
     lr_at : callable, optional
         ``lr_at(epoch, batch_index)`` -> learning rate set before each step (iteration-wise
         schedules); epoch-wise schedules set it before calling.
@@ -44,7 +44,7 @@ def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, l
                 trainer.set_learning_rate(lr_at(epoch, i))
             target = label
             if prepare is not None:
-                data, target = prepare(data, label)
+                data, target = prepare(data, label, epoch)
             datas, targets, labels = _split(data, ctx), _split(target, ctx), _split(label, ctx)
             with autograd.record():
                 outputs = [net(x) for x in datas]
@@ -67,11 +67,13 @@ def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, l
             'samples': samples, 'seconds': seconds}
 
 
-def evaluate(net, batches, ctx, metrics):
-    """Update ``metrics`` (mx.metric objects) over ``batches`` in inference mode; return them."""
+def evaluate(net, batches, ctx, metrics, dtype='float32'):
+    """Update ``metrics`` (mx.metric objects) over ``batches`` in inference mode; return them.
+    Inputs are cast to ``dtype`` (the network's)."""
     for metric in metrics:
         metric.reset()
     for data, label in batches:
+        data = data.astype(dtype, copy=False)
         datas, labels = _split(data, ctx, even=False), _split(label, ctx, even=False)
         outputs = [net(x) for x in datas]
         for metric in metrics:
@@ -103,8 +105,15 @@ def fit(net, trainer, train_batches, ctx, loss_fn, num_epochs, validate, checkpo
         Best score so far and its epoch (when resuming), else (None, None).
     lr_at_epoch : callable, optional
         ``lr_at_epoch(epoch)`` -> learning rate for the epoch (step schedules).
+    lr_at, prepare
+        Per-iteration rate and batch preparation, see :func:`train_epoch`.
+    save_period : int
+        Period of the numbered checkpoints, which are also written at the end (0: only the
+        last and the best).
     plot : callable, optional
         ``plot(records)`` draws the history after each epoch.
+    log_interval : int
+        Batches between progress lines when not on a terminal.
 
     Returns
     -------
@@ -117,7 +126,7 @@ def fit(net, trainer, train_batches, ctx, loss_fn, num_epochs, validate, checkpo
         seed_epoch(seed, epoch)
         if lr_at_epoch is not None:
             trainer.set_learning_rate(lr_at_epoch(epoch))
-        lr = trainer.learning_rate
+        lr = lr_at(epoch, 0) if lr_at is not None else trainer.learning_rate
         train_batches.set_epoch(epoch)
         tic = time.time()
         stats = train_epoch(net, trainer, train_batches, ctx, loss_fn, epoch, log,
@@ -130,7 +139,9 @@ def fit(net, trainer, train_batches, ctx, loss_fn, num_epochs, validate, checkpo
         improved = best_score is None or score > best_score
         if improved:
             best_score, best_epoch = score, epoch
-        periodic = bool(save_period) and (epoch + 1) % save_period == 0
+        # every save_period epochs and at the end, as both official scripts save
+        periodic = bool(save_period) and ((epoch + 1) % save_period == 0
+                                          or epoch == num_epochs - 1)
         checkpoints.save_epoch(epoch, net, trainer,
                                {'epoch': epoch, 'best_score': best_score, 'best_epoch': best_epoch,
                                 'record': record, 'kind': 'epoch', 'flags': flags or {}},

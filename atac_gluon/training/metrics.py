@@ -42,15 +42,29 @@ class MetricsLog(object):
         return kept
 
 
-def plot_history(records, path, train_key='train_acc', val_key='val_acc'):
-    """Training and validation error per epoch, as the official script draws it (GluonCV's
-    TrainingHistory), written to ``path``."""
+def cifar_errors(record):
+    return [1 - record['train_acc'], 1 - record['val_acc']]
+
+
+def plot_history(records, path, errors=cifar_errors):
+    """Training and validation error per epoch, as the official CIFAR script draws it (GluonCV's
+    TrainingHistory), written to ``path``.
+
+    Parameters
+    ----------
+    records : list of dict
+        The metrics records.
+    path : str
+        PNG file.
+    errors : callable
+        ``errors(record)`` -> [training error, validation error].
+    """
     import matplotlib
     matplotlib.use('Agg')
     from gluoncv.utils import TrainingHistory
     history = TrainingHistory(['training-error', 'validation-error'])
     for record in records:
-        history.update([1 - record[train_key], 1 - record[val_key]])
+        history.update(errors(record))
     history.plot(save_path=path)
     import matplotlib.pyplot as plt
     plt.close('all')

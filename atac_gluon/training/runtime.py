@@ -9,7 +9,8 @@ import mxnet as mx
 import numpy as np
 
 __all__ = ['BadInput', 'Diverged', 'run_main', 'contexts_from_gpus', 'seed_epoch',
-           'setup_logging', 'Progress', 'EXIT_BAD_INPUT', 'EXIT_DIVERGED']
+           'setup_logging', 'Progress', 'load_parameters_checked', 'EXIT_BAD_INPUT',
+           'EXIT_DIVERGED']
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -119,3 +120,13 @@ class Progress(object):
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def load_parameters_checked(net, path, flag, ctx):
+    """``net.load_parameters(path)``, with a file that does not fit the network reported as
+    BadInput naming ``flag`` (MXNet raises an AssertionError with a long message)."""
+    try:
+        net.load_parameters(path, ctx=ctx)
+    except (AssertionError, mx.base.MXNetError) as err:
+        raise BadInput('%s %s does not fit the model: %s'
+                       % (flag, path, str(err).strip().splitlines()[0][:300]))

@@ -23,3 +23,50 @@ def step_schedule(base_lr, decay, decay_epochs):
     def lr_at_epoch(epoch):
         return base_lr * decay ** bisect.bisect_right(epochs, epoch)
     return lr_at_epoch
+
+
+def warmup_schedule(mode, base_lr, num_epochs, iters_per_epoch, warmup_epochs=0, warmup_lr=0.0,
+                    decay=0.1, decay_epochs=(), power=2):
+    """Per-iteration rate of the official ImageNet recipe: a linear warm-up from ``warmup_lr`` to
+    ``base_lr`` over ``warmup_epochs``, then GluonCV's ``mode`` schedule (step, poly, cosine,
+    linear, constant) down to 0; returns ``lr_at(epoch, batch_index)``.
+
+    Parameters
+    ----------
+    mode : str
+        GluonCV LRScheduler mode after the warm-up.
+    base_lr : float
+        Rate at the end of the warm-up.
+    num_epochs : int
+        Length of the whole schedule.
+    iters_per_epoch : int
+        Batches per epoch, taken from the data (the official script hard-coded ImageNet's).
+    warmup_epochs : int
+        Epochs of linear warm-up.
+    warmup_lr : float
+        Rate at the start of the warm-up.
+    decay, decay_epochs : float, list of int
+        Step mode: factor and epochs (counted from the start of training).
+    power : float
+        Poly mode exponent.
+    """
+    from gluoncv.utils import LRScheduler, LRSequential
+    for phase, epochs in (('warm-up', warmup_epochs), ('schedule after warm-up',
+                                                       num_epochs - warmup_epochs)):
+        if epochs and epochs * iters_per_epoch < 2:  # GluonCV divides by the length - 1
+            raise ValueError('the %s is %d iteration(s) long (%d epoch(s) of %d batch(es)); it '
+                             'needs at least 2: more data, a smaller batch or more epochs'
+                             % (phase, epochs * iters_per_epoch, epochs, iters_per_epoch))
+    schedule = LRSequential([
+        LRScheduler('linear', base_lr=warmup_lr, target_lr=base_lr, nepochs=warmup_epochs,
+                    iters_per_epoch=iters_per_epoch),
+        LRScheduler(mode, base_lr=base_lr, target_lr=0, nepochs=num_epochs - warmup_epochs,
+                    iters_per_epoch=iters_per_epoch,
+                    step_epoch=[e - warmup_epochs for e in decay_epochs], step_factor=decay,
+                    power=power),
+    ])
+
+    def lr_at(epoch, batch_index):
+        # the optimizer counts updates from 1, and the official script's scheduler saw that count
+        return schedule(epoch * iters_per_epoch + batch_index + 1)
+    return lr_at
