@@ -101,6 +101,8 @@ class Session(object):
         info = self.checkpoints.best() or self.checkpoints.latest()
         if info is None:
             raise BadInput('--export: no checkpoint in %s to export' % self.save_dir)
-        net.load_parameters(self.checkpoints.params_path(info), ctx=mx.cpu())
+        # float32 for deployment, whatever the training dtype (float16 on GPUs)
+        net.load_parameters(self.checkpoints.params_path(info), ctx=mx.cpu(), cast_dtype=True,
+                            dtype_source='current')
         self.log.info('exporting %s (epoch %d)', info['stem'], info['epoch'])
         return export_symbol(net, os.path.join(self.save_dir, name), input_shape)
