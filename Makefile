@@ -9,8 +9,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): setup.py | $(PY)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,onnx]'
 	touch $(STAMP)
 
 install: $(STAMP)

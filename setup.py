@@ -21,6 +21,13 @@ setup(
         'scipy<1.12',
         'pillow<11',
         'scikit-learn>=1.2,<1.8',
+        'tqdm>=4.60',
     ],
-    extras_require={'test': ['pytest>=7,<10']},
+    extras_require={
+        'test': ['pytest>=7,<10'],
+        # MXNet's ONNX exporter works with onnx 1.14 / protobuf 3. No onnxruntime release for
+        # Python 3.11 admits numpy < 1.24 (all declare numpy >= 1.24.2), so exported graphs are
+        # checked with tract, an independent ONNX runtime with no numpy pin.
+        'onnx': ['onnx==1.14.1', 'protobuf>=3.20.2,<4', 'tract==0.21.7'],
+    },
 )

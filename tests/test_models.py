@@ -226,14 +226,15 @@ def test_bad_arguments(call, message):
 
 def test_command_line_summary(capsys):
     from atac_gluon.__main__ import main
-    main(['--model', 'cifar_resnet8_v2_atac', '--classes', '10'])
+    from atac_gluon.training.runtime import run_main
+    assert run_main(main, ['--model', 'cifar_resnet8_v2_atac', '--classes', '10']) == 0
     assert 'Trainable params: 89578' in capsys.readouterr().out.splitlines()
-    with pytest.raises(SystemExit) as exit_info:
-        main(['--model', 'cifar_resnet8_v2_atac', '--input-shape', '1,3'])
-    assert exit_info.value.code == 2
+    assert run_main(main, ['--model', 'cifar_resnet8_v2_atac', '--act-type', 'relu']) == 0
+    assert 'Trainable params: 77850' in capsys.readouterr().out.splitlines()
+    assert run_main(main, ['--model', 'cifar_resnet8_v2_atac', '--input-shape', '1,3']) == 2
     assert '--input-shape must be four positive integers' in capsys.readouterr().err
-
-
+    assert run_main(main, ['--model', 'resnet51_v1b_atac']) == 2
+    assert "unknown model 'resnet51_v1b_atac'" in capsys.readouterr().err
 def test_load_shared_parameters_skips_other_shapes_and_reports(tmp_path):
     ref = gcv_get_model('resnet18_v1b', classes=1000)
     ref.initialize(mx.init.Xavier())

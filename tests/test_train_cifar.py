@@ -1,5 +1,5 @@
 """train_cifar.py end to end on tiny data: learning, CIFAR layouts, labels, contexts, resume
-after kill -9, the NaN guard, export, --summary and bad input."""
+after kill -9, the NaN guard, --summary and bad input (--export: test_export.py)."""
 import json
 import os
 import signal
@@ -128,23 +128,6 @@ def test_nan_loss_stops_without_touching_checkpoints(tmp_path):
     assert 'error: loss is' in proc.stderr and 'at epoch 1' in proc.stderr
     assert last.read_bytes() == before
     assert [r['epoch'] for r in records(out)] == [0]
-
-
-def test_export_reproduces_the_best_network(tmp_path):
-    out = tmp_path / 'run'
-    proc = run(SCRIPT, DIGITS + ['--num-epochs', '1', '--batch-size', '128', '--export',
-                                 '--save-dir', str(out), '--save-plot-dir', str(out)], tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    prefix = str(out / 'ResNet20_b_1_ChaATAC')
-    exported = mx.gluon.SymbolBlock.imports(prefix + '-symbol.json', ['data'],
-                                            prefix + '-0000.params')
-    module = load(SCRIPT)
-    opt = module.parse_args(DIGITS)
-    net = module.build_model(opt, 10)
-    (best,) = [n for n in os.listdir(str(out)) if n.endswith('-best.params')]
-    net.load_parameters(str(out / best))
-    x = mx.nd.random.normal(shape=(2, 3, 32, 32))
-    np.testing.assert_allclose(exported(x).asnumpy(), net(x).asnumpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_summary_prints_the_figures_without_touching_data(tmp_path):

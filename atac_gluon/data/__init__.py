@@ -3,10 +3,10 @@ from .batches import (TRAIN_PAD, BatchIterator, crop_flip, draw_crop_flip, rando
                       to_normalized_nchw)
 from .cifar import (CIFAR_MEAN, CIFAR_STD, DATASETS, RECORDS_PER_FILE, cifar_num_classes,
                     default_data_dir, load_cifar)
-from .digits import DIGITS_NUM_CLASSES, DIGITS_SIZE, load_digits32
+from .digits import DIGITS_NUM_CLASSES, DIGITS_SIZE, digits_normalization, load_digits32
 from .errors import DataError
 
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'DATASETS', 'DIGITS_NUM_CLASSES', 'DIGITS_SIZE',
            'RECORDS_PER_FILE', 'TRAIN_PAD', 'BatchIterator', 'DataError', 'cifar_num_classes',
-           'crop_flip', 'default_data_dir', 'draw_crop_flip', 'load_cifar', 'load_digits32',
+           'crop_flip', 'default_data_dir', 'digits_normalization', 'draw_crop_flip', 'load_cifar', 'load_digits32',
            'random_crop_flip', 'to_normalized_nchw']

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-__all__ = ['DIGITS_NUM_CLASSES', 'DIGITS_SIZE', 'load_digits32']
+__all__ = ['DIGITS_NUM_CLASSES', 'DIGITS_SIZE', 'load_digits32', 'digits_normalization']
 
 DIGITS_NUM_CLASSES = 10
 DIGITS_SIZE = 32
@@ -39,15 +39,27 @@ def load_digits32(train=True):
     labels : numpy.ndarray
         int32, N, values 0..9.
     """
+    (train_x, train_lbl), (val_x, val_lbl) = _splits()
+    # Statistics always come from the training split so both splits share them.
+    mean, std = train_x.mean(), train_x.std()
+    images, labels = (train_x, train_lbl) if train else (val_x, val_lbl)
+    return ((images - mean) / std).astype(np.float32), labels.astype(np.int32)
+
+
+def digits_normalization():
+    """(mean, std) that :func:`load_digits32` standardises [0, 1] images with (for prediction
+    on new images)."""
+    train_x = _splits()[0][0]
+    return float(train_x.mean()), float(train_x.std())
+
+
+def _splits():
+    """((train images, labels), (val images, labels)) as [0, 1] 3 x 32 x 32 images."""
     digits = load_digits()
     train_img, val_img, train_lbl, val_lbl = train_test_split(
         digits.images, digits.target, test_size=_VAL_FRACTION, random_state=_SPLIT_SEED,
         stratify=digits.target)
-    train_x = _to_rgb32(train_img)
-    # Statistics always come from the training split so both splits share them.
-    mean, std = train_x.mean(), train_x.std()
-    images, labels = (train_x, train_lbl) if train else (_to_rgb32(val_img), val_lbl)
-    return ((images - mean) / std).astype(np.float32), labels.astype(np.int32)
+    return (_to_rgb32(train_img), train_lbl), (_to_rgb32(val_img), val_lbl)
 
 
 def _to_rgb32(images):

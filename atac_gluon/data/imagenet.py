@@ -25,7 +25,7 @@ from .errors import DataError
 __all__ = ['DEFAULT_CROP_RATIO', 'FOLDER_MEAN', 'FOLDER_STD', 'JITTER_PARAM', 'LIGHTING_PARAM',
            'RECORDIO_MAGIC', 'REC_MEAN_RGB', 'REC_STD_RGB', 'FolderBatches', 'RecordBatches',
            'folder_iterators', 'folder_stats', 'rec_iterators', 'rec_num_samples', 'rec_stats',
-           'val_resize']
+           'val_resize', 'folder_val_transform']
 
 #: ImageRecordIter normalisation of 0..255 pixels (official --use-rec pipeline).
 REC_MEAN_RGB = (123.68, 116.779, 103.939)
@@ -586,17 +586,31 @@ def folder_iterators(data_dir, batch_size, num_workers, input_size, crop_ratio):
         transforms.ToTensor(),
         normalize,
     ])
-    val_transform = transforms.Compose([
-        transforms.Resize(val_resize(input_size, crop_ratio), keep_ratio=True),
-        transforms.CenterCrop(input_size),
-        transforms.ToTensor(),
-        normalize,
-    ])
+    val_transform = folder_val_transform(input_size, crop_ratio)
     train_loader = DataLoader(train.transform_first(train_transform), batch_size=batch_size,
                               shuffle=True, last_batch='discard', num_workers=num_workers)
     val_loader = DataLoader(val.transform_first(val_transform), batch_size=batch_size,
                             shuffle=False, num_workers=num_workers)
     return FolderBatches(train_loader, len(train)), FolderBatches(val_loader, len(val))
+
+
+def folder_val_transform(input_size, crop_ratio):
+    """The official validation transform of an HWC uint8 image: resize the short side to
+    ``ceil(input_size / crop_ratio)``, centre-crop ``input_size``, to tensor, normalise.
+
+    Parameters
+    ----------
+    input_size : int
+        Side of the square network input.
+    crop_ratio : float
+        Validation crop ratio (<= 0: ``DEFAULT_CROP_RATIO``).
+    """
+    return transforms.Compose([
+        transforms.Resize(val_resize(input_size, crop_ratio), keep_ratio=True),
+        transforms.CenterCrop(input_size),
+        transforms.ToTensor(),
+        transforms.Normalize(FOLDER_MEAN, FOLDER_STD),
+    ])
 
 
 class FolderBatches:

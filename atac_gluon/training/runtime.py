@@ -124,9 +124,10 @@ class Progress(object):
 
 def load_parameters_checked(net, path, flag, ctx):
     """``net.load_parameters(path)``, with a file that does not fit the network reported as
-    BadInput naming ``flag`` (MXNet raises an AssertionError with a long message)."""
+    BadInput naming ``flag`` (MXNet raises AssertionError, ValueError or MXNetError, with long
+    messages)."""
     try:
         net.load_parameters(path, ctx=ctx)
-    except (AssertionError, mx.base.MXNetError) as err:
+    except (AssertionError, ValueError, mx.base.MXNetError) as err:
         raise BadInput('%s %s does not fit the model: %s'
                        % (flag, path, str(err).strip().splitlines()[0][:300]))

@@ -4,7 +4,7 @@ import os
 
 import mxnet as mx
 
-from ..export import export_symbol
+from ..export import export_all, require_onnx
 from .checkpoint import Checkpoints
 from .metrics import MetricsLog
 from .runtime import BadInput, setup_logging
@@ -22,7 +22,7 @@ def add_run_flags(parser):
                              'trainer states, epoch); starts afresh if there is none')
     parser.add_argument('--export', action='store_true',
                         help='at the end, export the best (else last) network to --save-dir as '
-                             '<model>-symbol.json + <model>-0000.params')
+                             '<model>-symbol.json + <model>-0000.params and <model>.onnx')
     parser.add_argument('--kvstore', type=str, default='device',
                         help='MXNet kvstore type handed to the Trainer (device, local, '
                              'dist_sync, dist_device_sync, dist_async)')
@@ -40,6 +40,8 @@ def check_run_flags(opt):
         raise BadInput('--kvstore must be one of %s, got %r' % (', '.join(_KVSTORES), opt.kvstore))
     if opt.cpu_threads is not None and opt.cpu_threads <= 0:
         raise BadInput('--cpu-threads must be positive, got %d' % opt.cpu_threads)
+    if opt.export:
+        require_onnx('--export')  # before training, not after it
 
 
 class Session(object):
@@ -105,4 +107,4 @@ class Session(object):
         net.load_parameters(self.checkpoints.params_path(info), ctx=mx.cpu(), cast_dtype=True,
                             dtype_source='current')
         self.log.info('exporting %s (epoch %d)', info['stem'], info['epoch'])
-        return export_symbol(net, os.path.join(self.save_dir, name), input_shape)
+        return export_all(net, os.path.join(self.save_dir, name), input_shape, onnx=True)

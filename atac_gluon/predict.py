@@ -1,0 +1,123 @@
+"""Top-5 classes of images with a trained checkpoint, preprocessed as the validation data::
+
+    python -m atac_gluon.predict --model cifar_resnet20_v2_atac --classes 10 --no-useReLU \
+        --params runs/x/0.9412-cifar-ResNet20_b_3_ChaATAC-187-best.params --dataset cifar10 a.png
+
+Prints one block per image: the image path, then ``<rank> <probability> <class>`` lines.
+"""
+import argparse
+import os
+import sys
+
+import cv2
+import mxnet as mx
+import numpy as np
+
+from .data.batches import to_normalized_nchw
+from .data.cifar import CIFAR_MEAN, CIFAR_STD
+from .data.digits import digits_normalization
+from .data.imagenet import DEFAULT_CROP_RATIO, folder_val_transform
+from .export import add_model_flags, load_model
+from .training.runtime import BadInput, run_main
+
+__all__ = ['preprocess', 'class_names', 'predict']
+
+CIFAR10_NAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
+                 'truck')
+DATASETS = ('cifar10', 'cifar100', 'digits', 'imagenet')
+
+
+def read_image(path):
+    """RGB uint8 HWC image; BadInput naming the file if it cannot be read."""
+    if not os.path.isfile(path):
+        raise BadInput('%s: no such image file' % path)
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise BadInput('%s: cannot decode image' % path)
+    return image[:, :, ::-1]
+
+
+def preprocess(image, dataset, input_size=224, crop_ratio=DEFAULT_CROP_RATIO):
+    """1 x 3 x H x W float32 network input, as the validation data of ``dataset`` is prepared.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        RGB uint8 HWC image.
+    dataset : str
+        cifar10 / cifar100 (32x32, CIFAR normalisation; other sizes are resized to 32x32),
+        digits (grey, 32x32, standardised as the training split), imagenet (resize, centre crop,
+        ImageNet normalisation: the official validation transform).
+    input_size, crop_ratio
+        ImageNet validation geometry.
+    """
+    if dataset == 'imagenet':
+        return folder_val_transform(input_size, crop_ratio)(mx.nd.array(image, dtype='uint8')) \
+            .expand_dims(0).asnumpy()
+    if image.shape[:2] != (32, 32):
+        image = cv2.resize(np.ascontiguousarray(image), (32, 32), interpolation=cv2.INTER_AREA)
+    if dataset == 'digits':
+        mean, std = digits_normalization()
+        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) / 255.0
+        return np.repeat(((grey - mean) / std)[None, None], 3, axis=1).astype(np.float32)
+    return to_normalized_nchw(image[None], CIFAR_MEAN, CIFAR_STD)
+
+
+def class_names(classes, dataset, classes_file=None):
+    """Names of the ``classes`` outputs: from ``classes_file`` (one per line), else the
+    dataset's (CIFAR-10, digits, ImageNet-1k), else ``class <i>``."""
+    if classes_file:
+        if not os.path.isfile(classes_file):
+            raise BadInput('--classes-file %s: no such file' % classes_file)
+        with open(classes_file) as f:
+            names = [line.strip() for line in f if line.strip()]
+        if len(names) < classes:
+            raise BadInput('--classes-file %s: %d names for a model with %d classes'
+                           % (classes_file, len(names), classes))
+        return names
+    if dataset == 'cifar10' and classes == 10:
+        return list(CIFAR10_NAMES)
+    if dataset == 'digits' and classes == 10:
+        return [str(i) for i in range(10)]
+    if dataset == 'imagenet' and classes == 1000:
+        from gluoncv.data import ImageNet1kAttr
+        return list(ImageNet1kAttr().classes)
+    return ['class %d' % i for i in range(classes)]
+
+
+def predict(net, batch, top=5):
+    """(indices, probabilities) of the ``top`` most probable classes of each image."""
+    prob = mx.nd.softmax(net(mx.nd.array(batch))).asnumpy()
+    order = np.argsort(-prob, axis=1)[:, :top]
+    return order, np.take_along_axis(prob, order, axis=1)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m atac_gluon.predict',
+                                     description='Top-5 classes of images.')
+    add_model_flags(parser)
+    parser.add_argument('--params', required=True, help='checkpoint (.params)')
+    parser.add_argument('--dataset', choices=DATASETS, default=None,
+                        help='preprocessing and class names (default: cifar10 for cifar_* '
+                             'models, imagenet otherwise)')
+    parser.add_argument('--classes-file', default=None,
+                        help='class names, one per line (e.g. CIFAR-100 fine_label_names.txt)')
+    parser.add_argument('--input-size', type=int, default=224, help='ImageNet input size')
+    parser.add_argument('--crop-ratio', type=float, default=DEFAULT_CROP_RATIO,
+                        help='ImageNet validation crop ratio')
+    parser.add_argument('images', nargs='+', metavar='IMAGE')
+    args = parser.parse_args(argv)
+    dataset = args.dataset or ('cifar10' if args.model.startswith('cifar') else 'imagenet')
+    batch = np.concatenate([preprocess(read_image(path), dataset, args.input_size,
+                                       args.crop_ratio) for path in args.images])
+    net = load_model(args)
+    classes = net(mx.nd.array(batch[:1])).shape[1]
+    names = class_names(classes, dataset, args.classes_file)
+    for path, indices, probs in zip(args.images, *predict(net, batch, min(5, classes))):
+        print(path)
+        for rank, (index, prob) in enumerate(zip(indices, probs), 1):
+            print('%d %.4f %s' % (rank, prob, names[index]))
+
+
+if __name__ == '__main__':
+    sys.exit(run_main(main))
