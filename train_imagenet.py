@@ -210,6 +210,24 @@ def load_data(opt, batch_size, log):
     return train, val, classes
 
 
+def build_networks(opt, classes, ctx):
+    """The initialized model (pretrained layers, --resume-params) and the distillation teacher;
+    returns (net, (pretrained path, load report) or None, teacher or None)."""
+    net = build_model(opt, classes)
+    net.initialize(mx.init.MSRAPrelu(), ctx=ctx)
+    pretrained = None
+    if opt.use_pretrained or opt.pretrained_params:
+        path = opt.pretrained_params or pretrained_file(
+            'resnet50_v1b_gn' if opt.use_gn else 'resnet50_v1b', '--use-pretrained')
+        pretrained = (path, load_shared_parameters(net, path))
+    if opt.resume_params:
+        load_parameters_checked(net, opt.resume_params, '--resume-params', ctx)
+    teacher = None
+    if opt.teacher and opt.hard_weight < 1.0:  # the official condition
+        teacher = build_teacher(opt.teacher, classes, opt.teacher_params, ctx)
+    return net, pretrained, teacher
+
+
 def main(argv=None):
     opt = parse_args(argv)
     model_name = 'ResNet50_v1b_' + opt.act_type
@@ -228,18 +246,7 @@ def main(argv=None):
     train_data, val_data, classes = load_data(opt, batch_size, log)
     lr_at = warmup_schedule(opt.lr_mode, opt.lr, opt.num_epochs, len(train_data),
                             opt.warmup_epochs, opt.warmup_lr, opt.lr_decay, opt.lr_decay_epochs)
-    net = build_model(opt, classes)
-    net.initialize(mx.init.MSRAPrelu(), ctx=ctx)
-    pretrained = None
-    if opt.use_pretrained or opt.pretrained_params:
-        path = opt.pretrained_params or pretrained_file(
-            'resnet50_v1b_gn' if opt.use_gn else 'resnet50_v1b', '--use-pretrained')
-        pretrained = (path, load_shared_parameters(net, path))
-    if opt.resume_params:
-        load_parameters_checked(net, opt.resume_params, '--resume-params', ctx)
-    teacher = None
-    if opt.teacher and opt.hard_weight < 1.0:
-        teacher = build_teacher(opt.teacher, classes, opt.teacher_params, ctx)
+    net, pretrained, teacher = build_networks(opt, classes, ctx)
     # every input is checked: only now is anything written
     session = Session(opt.save_dir, 'imagenet-%s' % model_name,
                       lambda acc, epoch: '%.4f-imagenet-%s-%d-best' % (1 - acc, model_name, epoch),
