@@ -88,37 +88,13 @@ def parse_args(argv):
 
 
 def check_flags(opt):
-    check_run_flags(opt)
+    check_run_flags(opt, non_negative=('save_period',), files=('resume_from',))
     if opt.model != 'atac':
         raise BadInput("--model must be 'atac', got %r" % opt.model)
     if opt.dataset not in DATASETS:
         raise BadInput('--dataset must be one of %s, got %r' % (', '.join(DATASETS), opt.dataset))
-    if opt.mode not in (None, 'imperative', 'hybrid'):
-        raise BadInput("--mode must be imperative or hybrid, got %r" % opt.mode)
-    for flag in ('batch_size', 'num_epochs'):
-        if getattr(opt, flag) <= 0:
-            raise BadInput('--%s must be positive, got %d' % (flag.replace('_', '-'),
-                                                               getattr(opt, flag)))
-    for flag in ('num_workers', 'save_period', 'lr_decay_period'):
-        if getattr(opt, flag) < 0:
-            raise BadInput('--%s must not be negative' % flag.replace('_', '-'))
-    if opt.lr <= 0:
-        raise BadInput('--lr must be positive, got %g' % opt.lr)
-    if opt.resume_from and not os.path.isfile(opt.resume_from):
-        raise BadInput('--resume-from %s: no such file' % opt.resume_from)
     if opt.data_dir and not os.path.exists(opt.data_dir):
         raise BadInput('--data-dir %s: no such directory or archive' % opt.data_dir)
-    opt.lr_decay_epochs = decay_epochs(opt)
-
-
-def decay_epochs(opt):
-    if opt.lr_decay_period > 0:
-        return list(range(opt.lr_decay_period, opt.num_epochs, opt.lr_decay_period))
-    try:
-        return [int(e) for e in opt.lr_decay_epoch.split(',') if e.strip()]
-    except ValueError:
-        raise BadInput('--lr-decay-epoch must be comma-separated epochs such as 300,350, got %r'
-                       % opt.lr_decay_epoch)
 
 
 def build_model(opt, classes):

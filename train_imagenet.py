@@ -138,43 +138,23 @@ def parse_args(argv):
 
 
 def check_flags(opt):
-    check_run_flags(opt)
+    check_run_flags(opt, positive=('input_size', 'classes'),
+                    non_negative=('num_gpus', 'save_frequency', 'warmup_epochs', 'resume_epoch',
+                                  'mixup_off_epoch'),
+                    files=('resume_params', 'resume_states', 'pretrained_params',
+                           'teacher_params'))
     if opt.lr_mode not in LR_MODES:
         raise BadInput('--lr-mode must be one of %s, got %r' % (', '.join(LR_MODES), opt.lr_mode))
     if opt.dtype not in DTYPES:
         raise BadInput('--dtype must be one of %s, got %r' % (', '.join(DTYPES), opt.dtype))
-    if opt.mode not in (None, 'imperative', 'hybrid'):
-        raise BadInput('--mode must be imperative or hybrid, got %r' % opt.mode)
-    for flag in ('batch_size', 'num_epochs', 'input_size'):
-        if getattr(opt, flag) <= 0:
-            raise BadInput('--%s must be positive' % flag.replace('_', '-'))
-    for flag in ('num_workers', 'num_gpus', 'save_frequency', 'lr_decay_period', 'warmup_epochs',
-                 'resume_epoch', 'mixup_off_epoch'):
-        if getattr(opt, flag) < 0:
-            raise BadInput('--%s must not be negative' % flag.replace('_', '-'))
     if opt.warmup_epochs >= opt.num_epochs:
         raise BadInput('--warmup-epochs (%d) must be smaller than --num-epochs (%d)'
                        % (opt.warmup_epochs, opt.num_epochs))
-    if opt.classes is not None and opt.classes <= 0:
-        raise BadInput('--classes must be positive')
-    for flag in ('resume_params', 'resume_states', 'pretrained_params', 'teacher_params'):
-        path = getattr(opt, flag)
-        if path and not os.path.isfile(path):
-            raise BadInput('--%s %s: no such file' % (flag.replace('_', '-'), path))
     if opt.resume and (opt.resume_epoch or opt.resume_params or opt.resume_states):
         raise BadInput('--resume continues from --save-dir; it cannot be combined with '
                        '--resume-epoch/--resume-params/--resume-states')
     if opt.teacher_params and not opt.teacher:
         raise BadInput('--teacher-params needs --teacher NAME (the architecture)')
-    if opt.lr_decay_period > 0:
-        opt.lr_decay_epochs = list(range(opt.lr_decay_period, opt.num_epochs,
-                                         opt.lr_decay_period))
-    else:
-        try:
-            opt.lr_decay_epochs = [int(e) for e in opt.lr_decay_epoch.split(',') if e.strip()]
-        except ValueError:
-            raise BadInput('--lr-decay-epoch must be comma-separated epochs such as 40,60, got '
-                           '%r' % opt.lr_decay_epoch)
 
 
 def build_model(opt, classes):

@@ -152,6 +152,8 @@ def script():
     (['--model', 'se'], "--model must be 'atac'"),
     (['--gpus', 'a'], '--gpus must be comma-separated'),
     (['--lr-decay-epoch', 'x'], '--lr-decay-epoch must be comma-separated'),
+    (['--lr', '0'], '--lr must be positive, got 0.0'),
+    (['--num-data-workers', '-1'], '-j/--num-data-workers must not be negative'),
     (['--mode', 'fast'], '--mode must be imperative or hybrid'),
     (['--batch-size', '0'], '--batch-size must be positive'),
     (['--kvstore', 'bogus'], '--kvstore must be one of'),

@@ -14,7 +14,7 @@ import functools
 import mxnet as mx
 import numpy as np
 
-__all__ = ['TRAIN_PAD', 'BatchIterator', 'crop_flip', 'draw_crop_flip', 'random_crop_flip',
+__all__ = ['TRAIN_PAD', 'BatchIterator', 'EpochBatches', 'crop_flip', 'draw_crop_flip', 'random_crop_flip',
            'to_normalized_nchw']
 
 #: Zero padding of the official training-set RandomCrop(32, pad=4).
@@ -142,7 +142,44 @@ def to_normalized_nchw(batch, mean, std):
     return out
 
 
-class BatchIterator:
+class EpochBatches:
+    """What the training loop needs of a data source: ``set_epoch(epoch)`` before each pass,
+    ``len()`` batches, iteration over (data, label) NDArrays. Subclasses iterate.
+
+    Parameters
+    ----------
+    num_samples : int
+        Samples in the data set (including any discarded remainder).
+    """
+
+    def __init__(self, num_samples):
+        self._num_samples = int(num_samples)
+        self._epoch = 0
+
+    @property
+    def epoch(self):
+        """int: The epoch the next iteration produces."""
+        return self._epoch
+
+    @property
+    def num_samples(self):
+        """int: Samples in the data set (including any discarded remainder)."""
+        return self._num_samples
+
+    def set_epoch(self, epoch):
+        """Select the epoch whose batches the next iteration yields.
+
+        Parameters
+        ----------
+        epoch : int
+            Non-negative epoch number.
+        """
+        if int(epoch) < 0:
+            raise ValueError('epoch must be >= 0, got %r' % (epoch,))
+        self._epoch = int(epoch)
+
+
+class BatchIterator(EpochBatches):
     """Deterministic mini-batches as MXNet NDArrays, optionally prepared by threads.
 
     Epoch ``e`` shuffles with ``np.random.RandomState`` seeded from (seed, e) and
@@ -186,6 +223,7 @@ class BatchIterator:
     def __init__(self, data, labels, batch_size, shuffle=False, augment=False, mean=None,
                  std=None, seed=0, last_batch='discard', num_workers=0, pad=TRAIN_PAD):
         _check_arguments(data, labels, batch_size, seed, last_batch, num_workers)
+        super().__init__(len(data))
         self._images = data.dtype == np.uint8
         if self._images and (mean is None or std is None):
             raise ValueError('uint8 image data needs mean and std to normalise with')
@@ -199,29 +237,6 @@ class BatchIterator:
         self._keep_last = last_batch == 'keep'
         self._num_workers = int(num_workers)
         self._pad = int(pad)
-        self._epoch = 0
-
-    @property
-    def epoch(self):
-        """int: The epoch the next iteration produces."""
-        return self._epoch
-
-    @property
-    def num_samples(self):
-        """int: Samples in the data set (including any discarded remainder)."""
-        return len(self._data)
-
-    def set_epoch(self, epoch):
-        """Select the epoch whose batches the next iteration yields.
-
-        Parameters
-        ----------
-        epoch : int
-            Non-negative epoch number.
-        """
-        if int(epoch) < 0:
-            raise ValueError('epoch must be >= 0, got %r' % (epoch,))
-        self._epoch = int(epoch)
 
     def __len__(self):
         full, rest = divmod(len(self._data), self._batch_size)

@@ -20,6 +20,7 @@ import numpy as np
 from mxnet.gluon.data import DataLoader
 from mxnet.gluon.data.vision import ImageFolderDataset, transforms
 
+from .batches import EpochBatches
 from .errors import DataError
 
 __all__ = ['DEFAULT_CROP_RATIO', 'FOLDER_MEAN', 'FOLDER_STD', 'JITTER_PARAM', 'LIGHTING_PARAM',
@@ -199,7 +200,7 @@ def rec_iterators(rec_train, rec_train_idx, rec_val, rec_val_idx, batch_size, nu
     return train, val
 
 
-class RecordBatches:
+class RecordBatches(EpochBatches):
     """Epochs of ``mx.io.ImageRecordIter`` batches with the training loop's interface.
 
     Every pass creates a fresh ImageRecordIter seeded from (seed, epoch) instead
@@ -229,29 +230,11 @@ class RecordBatches:
             raise ValueError('seed must be >= 0, got %r' % (seed,))
         self._rec_path = _existing_file(rec_path)
         self._idx_path = _existing_file(idx_path)
-        self._num_samples = rec_num_samples(self._idx_path)
+        super().__init__(rec_num_samples(self._idx_path))
         self._options = dict(options)
         self._batch_size = int(options['batch_size'])
         self._seed = int(seed)
         self._train = bool(train)
-        self._epoch = 0
-
-    @property
-    def num_samples(self):
-        """int: Records listed in the ``.idx`` file."""
-        return self._num_samples
-
-    def set_epoch(self, epoch):
-        """Select the epoch whose batches the next iteration yields.
-
-        Parameters
-        ----------
-        epoch : int
-            Non-negative epoch number.
-        """
-        if int(epoch) < 0:
-            raise ValueError('epoch must be >= 0, got %r' % (epoch,))
-        self._epoch = int(epoch)
 
     def __len__(self):
         return -(-self._num_samples // self._batch_size)
@@ -613,7 +596,7 @@ def folder_val_transform(input_size, crop_ratio):
     ])
 
 
-class FolderBatches:
+class FolderBatches(EpochBatches):
     """A gluon DataLoader with the training loop's interface and float32 labels.
 
     Shuffling draws from the global numpy RNG when each pass starts, so the
@@ -627,26 +610,8 @@ class FolderBatches:
     """
 
     def __init__(self, loader, num_samples):
+        super().__init__(num_samples)  # the epoch changes nothing: shuffling uses the global RNG
         self._loader = loader
-        self._num_samples = int(num_samples)
-        self._epoch = 0
-
-    @property
-    def num_samples(self):
-        """int: Images in the split (including any discarded remainder)."""
-        return self._num_samples
-
-    def set_epoch(self, epoch):
-        """Accept the epoch about to run (the shuffle follows the global RNG).
-
-        Parameters
-        ----------
-        epoch : int
-            Non-negative epoch number.
-        """
-        if int(epoch) < 0:
-            raise ValueError('epoch must be >= 0, got %r' % (epoch,))
-        self._epoch = int(epoch)
 
     def __len__(self):
         return len(self._loader)
