@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): setup.py | $(PY)
+$(STAMP): setup.py Makefile | $(PY)
 	$(PY) -m pip install --quiet -e '.[test,onnx]'
 	touch $(STAMP)
 
