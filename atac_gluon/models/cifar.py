@@ -138,7 +138,7 @@ class ResNet20V2ATAC(CIFARResNetV2):
         # GluonCV hard-codes the final ReLU at features[-4] (before pool and flatten); swap it in
         # place so the structural name (features.<n>) stays the official one.
         final_index = str(len(self.features) - 3)
-        with self.features.name_scope():
+        with self.name_scope():  # the official prefix: <net>_chaatacN_
             self.features.register_child(create_act(final, channels[-1], r, useReLU, useGlobal),
                                          final_index)
 
