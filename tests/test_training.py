@@ -3,6 +3,7 @@ import io
 import json
 import logging
 import os
+import time
 
 import mxnet as mx
 import numpy as np
@@ -130,3 +131,29 @@ def test_progress_logs_plain_lines_when_not_a_terminal(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2 and lines[0].startswith('[Epoch 2] batch 2/4 loss=0.5000 speed=')
     assert stream.getvalue() == ''
+
+
+def test_progress_draws_a_bar_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    stream = Terminal()
+    progress = Progress(LOG, total=3, epoch=1, stream=stream)
+    for _ in range(3):
+        time.sleep(0.15)  # tqdm redraws at most every 0.1 s
+        progress.update(8, 0.25)
+    progress.close()
+    drawn = stream.getvalue()
+    assert 'epoch 1' in drawn and '3/3' in drawn and 'loss=0.2500' in drawn
+
+
+def test_threads_module_sets_the_count_before_mxnet_is_imported():
+    import subprocess
+    import sys
+    code = ('import sys; from atac_gluon.training.threads import configure_cpu_threads; '
+            'assert "mxnet" not in sys.modules; print(configure_cpu_threads(["--cpu-threads", "3"]))'
+            '; import mxnet')
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(__file__)))
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == '3'
