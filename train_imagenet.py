@@ -23,7 +23,8 @@ import os  # noqa: E402
 import mxnet as mx  # noqa: E402
 from mxnet import gluon  # noqa: E402
 
-from atac_gluon import ACT_TYPES, ResNet50_v1bATAC, load_shared_parameters, summary  # noqa: E402
+from atac_gluon import (ACT_TYPES, GroupNorm, ResNet50_v1bATAC,  # noqa: E402
+                        load_shared_parameters, summary)
 from atac_gluon.data import imagenet  # noqa: E402
 from atac_gluon.training.loop import evaluate, fit  # noqa: E402
 from atac_gluon.training.metrics import plot_history  # noqa: E402
@@ -158,10 +159,7 @@ def check_flags(opt):
 
 
 def build_model(opt, classes):
-    norm = {}
-    if opt.use_gn:
-        from gluoncv.nn import GroupNorm
-        norm['norm_layer'] = GroupNorm
+    norm = {'norm_layer': GroupNorm} if opt.use_gn else {}
     return ResNet50_v1bATAC(act_type=opt.act_type, r=opt.r, act_layers=opt.act_layers,
                             layers=[3, 4, 6, 3], classes=classes, last_gamma=opt.last_gamma,
                             **norm)

@@ -255,3 +255,25 @@ def test_load_shared_parameters_skips_other_shapes_and_reports(tmp_path):
     mx.nd.save(other, {'foo.weight': mx.nd.zeros((2,))})
     with pytest.raises(ValueError, match='no parameter matches'):
         atac_gluon.load_shared_parameters(net, other)
+
+
+def test_group_norm_matches_gluoncv_and_hybridizes():
+    from gluoncv.nn import GroupNorm as GluonCVGroupNorm
+    ours, theirs = atac_gluon.GroupNorm(ngroups=4, in_channels=8), GluonCVGroupNorm(4, 8)
+    for block in (ours, theirs):
+        block.initialize()
+    ours.gamma.set_data(mx.nd.random.uniform(0.5, 1.5, shape=(8,)))
+    ours.beta.set_data(mx.nd.random.normal(shape=(8,)))
+    theirs.gamma.set_data(ours.gamma.data())
+    theirs.beta.set_data(ours.beta.data())
+    x = mx.nd.random.normal(shape=(2, 8, 5, 5)) * 3 + 1
+    want = theirs(x).asnumpy()
+    np.testing.assert_allclose(ours(x).asnumpy(), want, rtol=1e-5, atol=1e-5)
+    ours.hybridize()
+    np.testing.assert_allclose(ours(x).asnumpy(), want, rtol=1e-5, atol=1e-5)
+    assert list(ours._collect_params_with_prefix()) == ['gamma', 'beta']
+    net = ResNet50_v1bATAC('ChaATAC', 2, 2, [1, 1, 1, 1], classes=3,
+                           norm_layer=atac_gluon.GroupNorm)
+    net.initialize()
+    net.hybridize()
+    assert net(mx.nd.ones((2, 3, 32, 32))).shape == (2, 3)
