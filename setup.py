@@ -25,9 +25,9 @@ setup(
     ],
     extras_require={
         'test': ['pytest>=7,<10'],
-        # MXNet's ONNX exporter works with onnx 1.14 / protobuf 3. No onnxruntime release for
-        # Python 3.11 admits numpy < 1.24 (all declare numpy >= 1.24.2), so exported graphs are
-        # checked with tract, an independent ONNX runtime with no numpy pin.
-        'onnx': ['onnx==1.14.1', 'protobuf>=3.20.2,<4', 'tract==0.21.7'],
+        # MXNet's ONNX exporter works with onnx 1.14 / protobuf 3; onnxruntime 1.18.1 is the
+        # release whose declared numpy range (>=1.21.6,<2) admits MXNet's numpy < 1.24
+        # (1.15.0-1.18.0 declare numpy >= 1.24.2).
+        'onnx': ['onnx==1.14.1', 'protobuf>=3.20.2,<4', 'onnxruntime==1.18.1'],
     },
 )
