@@ -25,11 +25,12 @@ from atac_gluon.data.pipelines import cifar_batches  # noqa: E402
 from atac_gluon.export import export_symbol  # noqa: E402
 from atac_gluon.training.loop import evaluate, fit  # noqa: E402
 from atac_gluon.training.metrics import plot_history  # noqa: E402
-from atac_gluon.training.runtime import (BadInput, contexts_from_gpus,  # noqa: E402
-                                         load_parameters_checked, run_main, seed_epoch,
-                                         setup_logging)
+from atac_gluon.errors import BadInput, run_main  # noqa: E402
+from atac_gluon.training.runtime import (contexts_from_gpus, load_parameters_checked,  # noqa: E402
+                                         seed_epoch, setup_logging)
 from atac_gluon.training.schedules import step_schedule  # noqa: E402
-from atac_gluon.training.session import Session, add_run_flags, check_run_flags  # noqa: E402
+from atac_gluon.training.flags import add_run_flags, check_run_flags  # noqa: E402
+from atac_gluon.training.session import Session  # noqa: E402
 
 DATASETS = {'cifar10': 10, 'cifar100': 100, 'digits': 10}
 

@@ -31,11 +31,12 @@ from atac_gluon.training.metrics import plot_history  # noqa: E402
 from atac_gluon.training.pretrained import build_teacher, pretrained_file  # noqa: E402
 from atac_gluon.training.recipes import (batch_preparation, classification_loss,  # noqa: E402
                                          no_weight_decay_on_bn_and_bias)
-from atac_gluon.training.runtime import (BadInput, contexts_from_gpus,  # noqa: E402
-                                         load_parameters_checked, run_main, seed_epoch,
-                                         setup_logging)
+from atac_gluon.errors import BadInput, run_main  # noqa: E402
+from atac_gluon.training.runtime import (contexts_from_gpus, load_parameters_checked,  # noqa: E402
+                                         seed_epoch, setup_logging)
 from atac_gluon.training.schedules import warmup_schedule  # noqa: E402
-from atac_gluon.training.session import Session, add_run_flags, check_run_flags  # noqa: E402
+from atac_gluon.training.flags import add_run_flags, check_run_flags  # noqa: E402
+from atac_gluon.training.session import Session  # noqa: E402
 
 LR_MODES = ('step', 'poly', 'cosine', 'linear', 'constant')
 DTYPES = ('float32', 'float16')

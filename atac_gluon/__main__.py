@@ -6,7 +6,7 @@ import mxnet as mx
 
 from .export import add_model_flags, default_input_shape, model_from_flags, parse_shape
 from .flops import summary
-from .training.runtime import run_main
+from .errors import run_main
 
 
 def main(argv=None):

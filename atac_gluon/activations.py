@@ -7,14 +7,16 @@ from mxnet import initializer
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
+from .errors import BadInput
+
 __all__ = ['ChaATAC', 'PReLU', 'SELU', 'create_act', 'check_act_type', 'ACT_TYPES']
 
 
 def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError('%s must be an integer, got %r' % (name, value))
+        raise BadInput('%s must be an integer, got %r' % (name, value))
     if value <= 0:
-        raise ValueError('%s must be positive, got %r' % (name, value))
+        raise BadInput('%s must be positive, got %r' % (name, value))
     return int(value)
 
 
@@ -46,7 +48,7 @@ class ChaATAC(HybridBlock):
         r = _check_positive_int('r', r)
         self.inter_channels = self.channels // r
         if self.inter_channels == 0:
-            raise ValueError('channels // r must be at least 1, got channels=%d, r=%d'
+            raise BadInput('channels // r must be at least 1, got channels=%d, r=%d'
                              % (self.channels, r))
         self.r = r
         self.useReLU = bool(useReLU)
@@ -124,9 +126,9 @@ ACT_TYPES = tuple(_FACTORIES)
 
 
 def check_act_type(act_type, what='act_type'):
-    """Raise ValueError listing the valid activation names unless ``act_type`` is one."""
+    """Raise BadInput listing the valid activation names unless ``act_type`` is one."""
     if act_type not in _FACTORIES:
-        raise ValueError('unknown %s %r; valid: %s' % (what, act_type, ', '.join(ACT_TYPES)))
+        raise BadInput('unknown %s %r; valid: %s' % (what, act_type, ', '.join(ACT_TYPES)))
     return act_type
 
 

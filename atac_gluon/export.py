@@ -14,7 +14,8 @@ import mxnet as mx
 import numpy as np
 
 from .models import get_model, list_models
-from .training.runtime import BadInput, load_parameters_checked, run_main
+from .errors import BadInput, run_main
+from .training.runtime import load_parameters_checked
 
 __all__ = ['export_symbol', 'export_onnx', 'export_all', 'require_onnx', 'add_model_flags',
            'model_from_flags', 'load_model', 'parse_shape', 'default_input_shape']

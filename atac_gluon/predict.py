@@ -18,7 +18,7 @@ from .data.cifar import CIFAR_MEAN, CIFAR_STD
 from .data.digits import digits_normalization
 from .data.imagenet import DEFAULT_CROP_RATIO, folder_val_transform
 from .export import add_model_flags, load_model
-from .training.runtime import BadInput, run_main
+from .errors import BadInput, run_main
 
 __all__ = ['preprocess', 'class_names', 'predict']
 

@@ -14,7 +14,7 @@ from atac_gluon.data import load_digits32
 from atac_gluon.export import main as export_main
 from atac_gluon.predict import main as predict_main
 from atac_gluon.predict import preprocess
-from atac_gluon.training.runtime import run_main
+from atac_gluon.errors import run_main
 from scripts import run
 
 MODEL = 'ResNet20_b_1_ChaATAC'

@@ -226,7 +226,7 @@ def test_bad_arguments(call, message):
 
 def test_command_line_summary(capsys):
     from atac_gluon.__main__ import main
-    from atac_gluon.training.runtime import run_main
+    from atac_gluon.errors import run_main
     assert run_main(main, ['--model', 'cifar_resnet8_v2_atac', '--classes', '10']) == 0
     assert 'Trainable params: 89578' in capsys.readouterr().out.splitlines()
     assert run_main(main, ['--model', 'cifar_resnet8_v2_atac', '--act-type', 'relu']) == 0

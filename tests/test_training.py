@@ -13,7 +13,8 @@ from mxnet import gluon
 from atac_gluon.training.checkpoint import Checkpoints
 from atac_gluon.training.loop import train_epoch
 from atac_gluon.training.metrics import MetricsLog
-from atac_gluon.training.runtime import BadInput, Diverged, Progress, contexts_from_gpus
+from atac_gluon.errors import BadInput, Diverged
+from atac_gluon.training.runtime import Progress, contexts_from_gpus
 from atac_gluon.training.schedules import step_schedule
 from atac_gluon.training.threads import available_cores, configure_cpu_threads
 

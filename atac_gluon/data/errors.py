@@ -1,7 +1,8 @@
 """The one exception type of the data package."""
+from ..errors import BadInput
 
 
-class DataError(ValueError):
+class DataError(BadInput):
     """Bad, missing or corrupt data set files.
 
     The message is a single line that names the offending file or directory, so

@@ -9,6 +9,7 @@ from mxnet.gluon.nn import BatchNorm
 from gluoncv.model_zoo.cifarresnet import CIFARBasicBlockV2, CIFARResNetV2
 
 from ..activations import check_act_type, create_act
+from ..errors import BadInput
 from .registry import register_model
 
 __all__ = ['ResBlockV2ATAC', 'ResNet20V2ATAC', 'stage_act_types', 'get_cifar_resnet_atac']
@@ -29,7 +30,7 @@ def stage_act_types(num_stages, act_layers, act_type, replace_act, act_order):
         Per-stage activation names and the final activation name.
     """
     if act_order not in ACT_ORDERS:
-        raise ValueError('unknown act_order %r; valid: %s' % (act_order, ', '.join(ACT_ORDERS)))
+        raise BadInput('unknown act_order %r; valid: %s' % (act_order, ', '.join(ACT_ORDERS)))
     if act_order == 'bac':
         # the official test is `i + act_layers < len(channels)` with len(channels) == stages + 1
         stages = [replace_act if i + act_layers < num_stages + 1 else act_type
@@ -123,7 +124,7 @@ class ResNet20V2ATAC(CIFARResNetV2):
                  useGlobal, act_layers, replace_act, act_order, asBackbone, norm_layer=BatchNorm,
                  norm_kwargs=None, **kwargs):
         if len(layers) != len(channels) - 1:
-            raise ValueError('channels must have one entry more than layers, got layers=%r, '
+            raise BadInput('channels must have one entry more than layers, got layers=%r, '
                              'channels=%r' % (list(layers), list(channels)))
         check_act_type(act_type)
         check_act_type(replace_act, 'replace_act')

@@ -15,6 +15,7 @@ from mxnet.gluon.nn import BatchNorm
 from gluoncv.model_zoo.resnetv1b import ResNetV1b
 
 from ..activations import check_act_type, create_act
+from ..errors import BadInput
 from .registry import register_model
 
 __all__ = ['BasicBlockV1bATAC', 'BottleneckV1bATAC', 'ResNet50_v1bATAC', 'get_resnet_v1b_atac']
@@ -137,7 +138,7 @@ class ResNet50_v1bATAC(ResNetV1b):
                  name_prefix='', block=None, useReLU=True, useGlobal=False, **kwargs):
         check_act_type(act_type)
         if len(layers) != 4:
-            raise ValueError('layers must list 4 stages, got %r' % (list(layers),))
+            raise BadInput('layers must list 4 stages, got %r' % (list(layers),))
         block = BottleneckV1bATAC if block is None else block
         # the official rule: stage s (0-based) gets act_type when act_layers >= len(layers) - s
         self.act_types = [act_type if act_layers >= len(layers) - s else 'relu'
@@ -179,7 +180,7 @@ def get_resnet_v1b_atac(depth, act_type='ChaATAC', r=2, act_layers=2, classes=10
         Further :class:`ResNet50_v1bATAC` arguments (last_gamma, dilated, norm_layer, ...).
     """
     if depth not in _DEPTHS:
-        raise ValueError('unknown depth %r; valid: %s' % (depth, ', '.join(map(str, _DEPTHS))))
+        raise BadInput('unknown depth %r; valid: %s' % (depth, ', '.join(map(str, _DEPTHS))))
     block, layers = _DEPTHS[depth]
     kwargs.setdefault('name_prefix', 'resnetv1b_')
     return ResNet50_v1bATAC(act_type, r, act_layers, layers, classes=classes, block=block,

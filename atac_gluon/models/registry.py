@@ -1,5 +1,7 @@
 """Model registry: factories registered by name, GluonCV-style ``get_model``."""
 
+from ..errors import BadInput
+
 __all__ = ['register_model', 'get_model', 'list_models']
 
 _MODELS = {}
@@ -26,7 +28,7 @@ def get_model(name, **kwargs):
     """
     key = name.lower()
     if key not in _MODELS:
-        raise ValueError('unknown model %r; valid: %s' % (name, ', '.join(list_models())))
+        raise BadInput('unknown model %r; valid: %s' % (name, ', '.join(list_models())))
     return _MODELS[key](**kwargs)
 
 

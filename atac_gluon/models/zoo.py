@@ -7,6 +7,7 @@ from mxnet.gluon import nn
 from gluoncv.model_zoo.cifarresnet import CIFARResNetV2
 from gluoncv.model_zoo.resnetv1b import BasicBlockV1b, BottleneckV1b, ResNetV1b
 
+from ..errors import BadInput
 from .cifar import ResNet20V2ATAC
 from .imagenet import BasicBlockV1bATAC, BottleneckV1bATAC, ResNet50_v1bATAC
 
@@ -29,7 +30,7 @@ def _v1b_atac(net, act_type, r, useReLU, useGlobal, act_layers):
     stages = [net.layer1, net.layer2, net.layer3, net.layer4]
     block = type(stages[0][0])
     if block not in _V1B_BLOCKS:
-        raise ValueError('cannot convert ResNetV1b with block %s' % block.__name__)
+        raise BadInput('cannot convert ResNetV1b with block %s' % block.__name__)
     deep_stem = isinstance(net.conv1, nn.HybridSequential)
     down = stages[0][0].downsample or stages[1][0].downsample
     dilation = stages[2][-1].conv2._kwargs['dilate']
@@ -68,7 +69,7 @@ def from_gluoncv(net, act_type='ChaATAC', r=2, useReLU=True, useGlobal=False, ac
     elif isinstance(net, ResNetV1b):
         atac = _v1b_atac(net, act_type, r, useReLU, useGlobal, act_layers)
     else:
-        raise ValueError('from_gluoncv converts ResNetV1b and CIFARResNetV2 models, got %s'
+        raise BadInput('from_gluoncv converts ResNetV1b and CIFARResNetV2 models, got %s'
                          % type(net).__name__)
     params = net.collect_params()
     if copy_params and all(p._data is not None for p in params.values()):
@@ -99,7 +100,7 @@ def load_shared_parameters(net, path):
     """
     saved = mx.nd.load(path)
     if not isinstance(saved, dict):
-        raise ValueError('%s: not a parameters file with names' % path)
+        raise BadInput('%s: not a parameters file with names' % path)
     saved = {k.split(':', 1)[-1]: v for k, v in saved.items()}  # 'arg:'/'aux:' of exports
     report = {'loaded': [], 'skipped': [], 'missing': []}
     for name, param in net._collect_params_with_prefix().items():
@@ -110,7 +111,7 @@ def load_shared_parameters(net, path):
         else:
             report['skipped'].append(name)
     if not report['loaded']:
-        raise ValueError('%s: no parameter matches the network (another architecture?)' % path)
+        raise BadInput('%s: no parameter matches the network (another architecture?)' % path)
     # load_parameters does the rest right (deferred shapes, contexts), given only what fits
     with tempfile.TemporaryDirectory() as tmp:
         matching = os.path.join(tmp, 'matching.params')

@@ -6,7 +6,8 @@ import time
 import mxnet as mx
 from mxnet import autograd, gluon
 
-from .runtime import Diverged, Progress, seed_epoch
+from ..errors import Diverged
+from .runtime import Progress, seed_epoch
 
 __all__ = ['train_epoch', 'evaluate', 'fit']
 

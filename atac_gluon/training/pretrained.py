@@ -1,5 +1,6 @@
 """GluonCV pretrained weights and distillation teachers, with local files for offline machines."""
-from .runtime import BadInput, load_parameters_checked
+from ..errors import BadInput
+from .runtime import load_parameters_checked
 
 __all__ = ['pretrained_file', 'build_teacher']
 

@@ -1,6 +1,5 @@
-"""Run plumbing shared by the scripts: exit codes, contexts, seeding, logging, progress."""
+"""Run plumbing shared by the scripts: contexts, seeding, logging, progress."""
 import logging
-import os
 import random
 import sys
 import time
@@ -8,38 +7,10 @@ import time
 import mxnet as mx
 import numpy as np
 
-__all__ = ['BadInput', 'Diverged', 'run_main', 'contexts_from_gpus', 'seed_epoch',
-           'setup_logging', 'Progress', 'load_parameters_checked', 'EXIT_BAD_INPUT',
-           'EXIT_DIVERGED']
+from ..errors import BadInput
 
-EXIT_BAD_INPUT = 2
-EXIT_DIVERGED = 3
-
-
-class BadInput(ValueError):
-    """A bad flag, file or data set: the script prints the message and exits with code 2."""
-
-
-class Diverged(RuntimeError):
-    """The loss became NaN or infinite: the run stops (exit code 3), checkpoints untouched."""
-
-
-def run_main(main, argv=None):
-    """Call ``main(argv)`` and turn its errors into the scripts' exit codes.
-
-    ValueError (BadInput, DataError, the models' argument errors) -> 2 with one line on stderr;
-    Diverged -> 3. Anything else propagates with its traceback (a bug, not bad input).
-    """
-    try:
-        main(argv)
-    except Diverged as err:
-        logging.getLogger('atac').error('stopped: %s', err)
-        print('error: %s' % err, file=sys.stderr)
-        return EXIT_DIVERGED
-    except ValueError as err:
-        print('error: %s' % err, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return 0
+__all__ = ['contexts_from_gpus', 'seed_epoch', 'setup_logging', 'Progress',
+           'load_parameters_checked']
 
 
 def contexts_from_gpus(gpus, log):

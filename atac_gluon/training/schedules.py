@@ -2,6 +2,8 @@
 sets exactly the rate an uninterrupted one would."""
 import bisect
 
+from ..errors import BadInput
+
 __all__ = ['step_schedule']
 
 
@@ -54,7 +56,7 @@ def warmup_schedule(mode, base_lr, num_epochs, iters_per_epoch, warmup_epochs=0,
     for phase, epochs in (('warm-up', warmup_epochs), ('schedule after warm-up',
                                                        num_epochs - warmup_epochs)):
         if epochs and epochs * iters_per_epoch < 2:  # GluonCV divides by the length - 1
-            raise ValueError('the %s is %d iteration(s) long (%d epoch(s) of %d batch(es)); it '
+            raise BadInput('the %s is %d iteration(s) long (%d epoch(s) of %d batch(es)); it '
                              'needs at least 2: more data, a smaller batch or more epochs'
                              % (phase, epochs * iters_per_epoch, epochs, iters_per_epoch))
     schedule = LRSequential([

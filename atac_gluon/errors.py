@@ -1,0 +1,72 @@
+"""The project's error types and the exit codes every command line uses.
+
+This module imports nothing from the package (nor mxnet), so every layer can raise these errors.
+
+Exit codes: 0 done; 1 a bug (traceback); 2 bad input (a flag, file or data set), one ``error:``
+line and nothing written; 3 the loss diverged; 4 a checkpoint or result could not be written
+(disk full, unwritable directory), the earlier checkpoints intact; 130 interrupted (Ctrl-C), every
+complete checkpoint intact.
+"""
+import logging
+import sys
+
+__all__ = ['BadInput', 'Diverged', 'WriteFailed', 'Interrupted', 'run_main', 'EXIT_BAD_INPUT',
+           'EXIT_DIVERGED', 'EXIT_WRITE_FAILED', 'EXIT_INTERRUPTED']
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+EXIT_WRITE_FAILED = 4
+EXIT_INTERRUPTED = 130
+
+
+class BadInput(ValueError):
+    """A bad flag, file, data set or argument: the command prints the message (one line naming
+    what is wrong) and exits with code 2. A ValueError, so API callers may catch either."""
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite: the run stops (exit code 3), checkpoints untouched."""
+
+
+class WriteFailed(RuntimeError):
+    """A checkpoint, metrics line or export could not be written (exit code 4); whatever was
+    complete before stays as it was."""
+
+
+class Interrupted(RuntimeError):
+    """Ctrl-C (SIGINT) during a run; the message says how to continue (exit code 130)."""
+
+
+def _one_line(err):
+    text = ' '.join(str(err).split()) or type(err).__name__
+    return text[:2000]
+
+
+def _log_to_files(message):
+    """Record ``message`` in the run's log file (stderr gets the one ``error:`` line)."""
+    log = logging.getLogger('atac')
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, None, None)
+    for handler in log.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def run_main(main, argv=None):
+    """Call ``main(argv)`` and turn the project's errors into exit codes with one ``error:`` line
+    on stderr. Any other exception (a bug, e.g. a ValueError from deep inside NumPy or MXNet)
+    propagates with its traceback (exit code 1)."""
+    codes = ((BadInput, EXIT_BAD_INPUT), (Diverged, EXIT_DIVERGED),
+             (WriteFailed, EXIT_WRITE_FAILED), (Interrupted, EXIT_INTERRUPTED))
+    try:
+        main(argv)
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (BadInput, Diverged, WriteFailed, Interrupted) as err:
+        code = next(code for kind, code in codes if isinstance(err, kind))
+        if code != EXIT_BAD_INPUT:
+            _log_to_files('stopped: %s' % _one_line(err))
+        prefix = 'interrupted' if code == EXIT_INTERRUPTED else 'error'
+        print('%s: %s' % (prefix, _one_line(err)), file=sys.stderr)
+        return code
+    return 0
