@@ -8,7 +8,6 @@ from ..errors import BadInput
 from ..export import export_all
 from .checkpoint import Checkpoints
 from .metrics import MetricsLog
-from ..errors import BadInput
 from .runtime import setup_logging
 
 __all__ = ['Session']
