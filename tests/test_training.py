@@ -1,4 +1,5 @@
 """The shared training helpers: threads, contexts, schedules, checkpoints, metrics, the loop."""
+import hashlib
 import io
 import json
 import logging
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from mxnet import gluon
 
-from atac_gluon.training.checkpoint import Checkpoints
+from atac_gluon.training.checkpoint import FORMAT, Checkpoints
 from atac_gluon.training.loop import train_epoch
 from atac_gluon.training.metrics import MetricsLog
 from atac_gluon.errors import BadInput, Diverged
@@ -62,25 +63,51 @@ def tiny_net_and_trainer():
     return net, trainer
 
 
-def test_checkpoints_are_complete_and_the_newest_is_found(tmp_path):
+def test_checkpoints_keep_the_newest_periodic_and_best_and_verify_their_files(tmp_path):
     net, trainer = tiny_net_and_trainer()
     ckpt = Checkpoints(str(tmp_path), 'run', lambda score, epoch: '%.4f-x-%d-best' % (score, epoch))
-    for epoch, score, best in ((0, 0.5, True), (1, 0.4, False), (2, 0.7, True)):
-        ckpt.save_epoch(epoch, net, trainer, {'epoch': epoch, 'best_score': max(score, 0.5),
+    best_epoch = {0: 0, 1: 0, 2: 2, 3: 2}
+    for epoch, score in ((0, 0.5), (1, 0.4), (2, 0.7), (3, 0.6)):
+        best = best_epoch[epoch] == epoch
+        ckpt.save_epoch(epoch, net, trainer, {'best_score': max(score, 0.5) if epoch < 2 else 0.7,
+                                              'best_epoch': best_epoch[epoch],
                                               'record': {'epoch': epoch}},
                         periodic=epoch == 1, best=best)
     names = sorted(os.listdir(tmp_path))
+    # epoch 0 and 2 were neither periodic nor the newest; the best of epoch 0 was superseded
     assert names == sorted(['%s.%s' % (stem, ext) for stem in
-                            ('run-last', 'run-1', '0.7000-x-2-best')
+                            ('run-3', 'run-1', '0.7000-x-2-best')
                             for ext in ('json', 'params', 'states')])
-    assert ckpt.latest()['epoch'] == 2 and ckpt.best()['stem'] == '0.7000-x-2-best'
-    # a manifest whose parameters are missing (a write interrupted before the rename) is skipped
-    os.remove(str(tmp_path / 'run-last.params'))
-    assert ckpt.latest()['stem'] == '0.7000-x-2-best'
+    # the best shares the epoch's bytes (a hard link where the file system has them)
+    manifests = ckpt.scan()
+    assert [m['stem'] for m in manifests] == ['run-3', '0.7000-x-2-best', 'run-1']
+    assert ckpt.newest_intact()['stem'] == 'run-3'
+    assert ckpt.newest_intact(kind='best')['stem'] == '0.7000-x-2-best'
+    # a damaged file is found by its size or SHA-256; the next intact checkpoint is taken
+    path = tmp_path / 'run-3.params'
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    assert 'run-3.params does not match its SHA-256' in ckpt.verify(manifests[0])
+    assert ckpt.newest_intact()['stem'] == '0.7000-x-2-best'
     fresh, fresh_trainer = tiny_net_and_trainer()
-    ckpt.restore(ckpt.latest(), fresh, fresh_trainer, mx.cpu())
+    ckpt.restore(ckpt.newest_intact(), fresh, fresh_trainer, mx.cpu())
     np.testing.assert_array_equal(fresh.weight.data().asnumpy(), net.weight.data().asnumpy())
-    assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
+    assert not [n for n in os.listdir(tmp_path) if '.partial.' in n]
+
+
+def test_manifests_record_sizes_and_hashes_of_their_files(tmp_path):
+    net, trainer = tiny_net_and_trainer()
+    ckpt = Checkpoints(str(tmp_path), 'run', lambda score, epoch: '%.4f-x-%d-best' % (score, epoch))
+    ckpt.save_epoch(0, net, trainer, {'best_score': 0.5, 'best_epoch': 0, 'record': {'epoch': 0}},
+                    periodic=False, best=True)
+    with open(str(tmp_path / 'run-0.json')) as f:
+        info = json.load(f)
+    with open(str(tmp_path / 'run-0.params'), 'rb') as f:
+        data = f.read()
+    assert info['files']['params'] == {'name': 'run-0.params', 'size': len(data),
+                                       'sha256': hashlib.sha256(data).hexdigest()}
+    assert info['epoch'] == 0 and info['kind'] == 'epoch' and info['format'] == FORMAT
 
 
 def test_metrics_resume_restores_the_checkpointed_line_and_drops_later_ones(tmp_path):

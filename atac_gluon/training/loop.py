@@ -1,12 +1,14 @@
 """The epoch loop both scripts run: split across contexts, record, backward, step, metrics;
 then per epoch validation, checkpoints, the metrics line and the plot."""
 import math
+import signal
+import threading
 import time
 
 import mxnet as mx
 from mxnet import autograd, gluon
 
-from ..errors import Diverged
+from ..errors import Diverged, Interrupted
 from .runtime import Progress, seed_epoch
 
 __all__ = ['train_epoch', 'evaluate', 'fit']
@@ -16,8 +18,35 @@ def _split(batch, ctx, even=True):
     return gluon.utils.split_and_load(batch, ctx_list=ctx, batch_axis=0, even_split=even)
 
 
+class StopRequest(object):
+    """Ctrl-C during training: the first one lets the current step (or checkpoint) finish and
+    stops at the next :meth:`check`; a second one stops at once. Outside the main thread, and
+    outside the ``with`` block, Ctrl-C keeps Python's default behaviour."""
+
+    def __init__(self):
+        self.requested, self._previous = False, None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def check(self):
+        if self.requested:
+            raise KeyboardInterrupt
+
+
 def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, lr_at=None,
-                log_interval=50):
+                log_interval=50, stop=None):
     """One pass over ``batches``; returns train_loss, train_acc, samples, seconds.
 
     Parameters
@@ -34,6 +63,8 @@ def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, l
     lr_at : callable, optional
         ``lr_at(epoch, batch_index)`` -> learning rate set before each step (iteration-wise
         schedules); epoch-wise schedules set it before calling.
+    stop : StopRequest, optional
+        Checked after each step.
     """
     metric = mx.metric.Accuracy()
     total_loss, samples = 0.0, 0
@@ -61,6 +92,8 @@ def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, l
             total_loss += batch_loss
             samples += data.shape[0]
             progress.update(data.shape[0], batch_loss / data.shape[0])
+            if stop is not None:
+                stop.check()
     finally:
         progress.close()
     seconds = time.time() - start
@@ -123,34 +156,57 @@ def fit(net, trainer, train_batches, ctx, loss_fn, num_epochs, validate, checkpo
     """
     record = None
     best_score, best_epoch = best
-    for epoch in range(start_epoch, num_epochs):
-        seed_epoch(seed, epoch)
-        if lr_at_epoch is not None:
-            trainer.set_learning_rate(lr_at_epoch(epoch))
-        lr = lr_at(epoch, 0) if lr_at is not None else trainer.learning_rate
-        train_batches.set_epoch(epoch)
-        tic = time.time()
-        stats = train_epoch(net, trainer, train_batches, ctx, loss_fn, epoch, log,
-                            prepare=prepare, lr_at=lr_at, log_interval=log_interval)
-        fields, score = validate()
-        record = dict(run_info, epoch=epoch, train_acc=stats['train_acc'],
-                      train_loss=stats['train_loss'], lr=lr,
-                      samples_per_sec=stats['samples'] / max(stats['seconds'], 1e-9),
-                      time=time.time() - tic, **fields)
-        improved = best_score is None or score > best_score
-        if improved:
-            best_score, best_epoch = score, epoch
-        # every save_period epochs and at the end, as both official scripts save
-        periodic = bool(save_period) and ((epoch + 1) % save_period == 0
-                                          or epoch == num_epochs - 1)
-        checkpoints.save_epoch(epoch, net, trainer,
-                               {'epoch': epoch, 'best_score': best_score, 'best_epoch': best_epoch,
-                                'record': record, 'kind': 'epoch', 'flags': flags or {}},
-                               periodic=periodic, best=improved)
-        metrics_log.append(record)
-        log.info('[Epoch %d] %s', epoch, ' '.join(
-            '%s=%s' % (k, ('%.6g' % v) if isinstance(v, float) else v)
-            for k, v in sorted(record.items()) if k not in run_info))
-        if plot is not None:
-            plot(metrics_log.records())
+    epoch = start_epoch
+    if plot is not None and start_epoch > 0:
+        plot(metrics_log.records())  # a kill may have come between a checkpoint and its plot
+    try:
+        with StopRequest() as stop:
+            for epoch in range(start_epoch, num_epochs):
+                record, best_score, best_epoch = _run_epoch(
+                    epoch, net, trainer, train_batches, ctx, loss_fn, num_epochs, validate,
+                    checkpoints, metrics_log, log, run_info, flags, seed, (best_score, best_epoch),
+                    lr_at_epoch, lr_at, prepare, save_period, plot, log_interval, stop)
+                stop.check()  # a Ctrl-C during validation or saving: the epoch is saved
+    except KeyboardInterrupt:
+        done = checkpoints.committed_epoch
+        raise Interrupted('at epoch %d; %s: run the same command with --resume to continue' % (
+            epoch, 'the checkpoint of epoch %d in %s is complete' % (done, checkpoints.save_dir)
+            if done is not None else 'no epoch was finished yet')) from None
     return {'best_score': best_score, 'best_epoch': best_epoch, 'record': record}
+
+
+def _run_epoch(epoch, net, trainer, train_batches, ctx, loss_fn, num_epochs, validate,
+               checkpoints, metrics_log, log, run_info, flags, seed, best, lr_at_epoch, lr_at,
+               prepare, save_period, plot, log_interval, stop):
+    """One epoch of :func:`fit`: train, validate, commit the checkpoint, then the metrics line
+    and the plot; returns (record, best_score, best_epoch)."""
+    best_score, best_epoch = best
+    seed_epoch(seed, epoch)
+    if lr_at_epoch is not None:
+        trainer.set_learning_rate(lr_at_epoch(epoch))
+    lr = lr_at(epoch, 0) if lr_at is not None else trainer.learning_rate
+    train_batches.set_epoch(epoch)
+    tic = time.time()
+    stats = train_epoch(net, trainer, train_batches, ctx, loss_fn, epoch, log,
+                        prepare=prepare, lr_at=lr_at, log_interval=log_interval, stop=stop)
+    fields, score = validate()
+    record = dict(run_info, epoch=epoch, train_acc=stats['train_acc'],
+                  train_loss=stats['train_loss'], lr=lr,
+                  samples_per_sec=stats['samples'] / max(stats['seconds'], 1e-9),
+                  time=time.time() - tic, **fields)
+    improved = best_score is None or score > best_score
+    if improved:
+        best_score, best_epoch = score, epoch
+    # every save_period epochs and at the end, as both official scripts save
+    periodic = bool(save_period) and ((epoch + 1) % save_period == 0 or epoch == num_epochs - 1)
+    checkpoints.save_epoch(epoch, net, trainer,
+                           {'best_score': best_score, 'best_epoch': best_epoch,
+                            'record': record, 'flags': flags or {}},
+                           periodic=periodic, best=improved)
+    metrics_log.append(record)
+    log.info('[Epoch %d] %s', epoch, ' '.join(
+        '%s=%s' % (k, ('%.6g' % v) if isinstance(v, float) else v)
+        for k, v in sorted(record.items()) if k not in run_info))
+    if plot is not None:
+        plot(metrics_log.records())
+    return record, best_score, best_epoch

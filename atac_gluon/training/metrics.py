@@ -3,7 +3,8 @@ training-history plot."""
 import json
 import os
 
-from .checkpoint import atomic_write_text
+from ..errors import BadInput, WriteFailed
+from .checkpoint import atomic_write_text, fsync_dir, write_durably
 
 __all__ = ['MetricsLog', 'plot_history']
 
@@ -21,16 +22,31 @@ class MetricsLog(object):
         self.path = path
 
     def records(self):
+        """The complete records; a last line cut short by a kill is left out."""
         if not os.path.exists(self.path):
             return []
+        records = []
         with open(self.path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            for line in f:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    if line.endswith('\n'):
+                        raise BadInput('%s: line %d is not JSON; the file was edited'
+                                       % (self.path, len(records) + 1)) from None
+        return records
 
     def append(self, record):
-        with open(self.path, 'a') as f:
-            f.write(json.dumps(record, sort_keys=True) + '\n')
-            f.flush()
-            os.fsync(f.fileno())
+        """Append one line (one write, fsynced); WriteFailed if the disk refuses it."""
+        try:
+            with open(self.path, 'a') as f:
+                f.write(json.dumps(record, sort_keys=True) + '\n')
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            raise WriteFailed('cannot append to %s (%s); the checkpoint of epoch %d is intact '
+                              'and --resume restores this line' % (self.path, err.strerror,
+                                                                    record['epoch'])) from None
 
     def resume_at(self, checkpoint_record):
         """Keep the records up to the checkpoint's epoch, whose own record (stored in the
@@ -65,6 +81,12 @@ def plot_history(records, path, errors=cifar_errors):
     history = TrainingHistory(['training-error', 'validation-error'])
     for record in records:
         history.update(errors(record))
-    history.plot(save_path=path)
     import matplotlib.pyplot as plt
-    plt.close('all')
+    try:
+        # through a partial file, so a kill never leaves a torn PNG under the final name
+        write_durably(path, lambda tmp: history.plot(save_path=tmp))
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
+    except OSError as err:
+        raise WriteFailed('cannot write the plot %s (%s)' % (path, err.strerror)) from None
+    finally:
+        plt.close('all')

@@ -1,12 +1,14 @@
 """Start or resume a run in its save directory: the log file, the checkpoints and metrics of the
 directory, and ``--resume``."""
 import os
+import shutil
+import tempfile
 
 import mxnet as mx
 
-from ..errors import BadInput
+from ..errors import BadInput, WriteFailed
 from ..export import export_all
-from .checkpoint import Checkpoints
+from .checkpoint import Checkpoints, fsync_dir
 from .metrics import MetricsLog
 from .runtime import setup_logging
 
@@ -21,7 +23,7 @@ class Session(object):
     save_dir : str
         Created if missing (after all inputs were checked, so bad input leaves nothing behind).
     prefix : str
-        Stem of ``last``/periodic checkpoints.
+        Stem of the per-epoch checkpoints ``<prefix>-<epoch>``.
     best_stem : callable
         ``best_stem(score, epoch)`` -> official-style name of the best checkpoint.
     identity : dict
@@ -30,36 +32,50 @@ class Session(object):
     resume : bool
         Whether the run continues the directory's checkpoints; without it a directory that holds
         checkpoints is refused (its runs would mix) before anything is written.
+
+    A directory whose manifests cannot be read, or that holds parameter files no manifest
+    names, is refused with or without ``resume`` (BadInput), so trained files are never
+    overwritten by a run that cannot see them.
     """
 
     def __init__(self, save_dir, prefix, best_stem, identity, resume, log_name='train.log'):
         if os.path.exists(save_dir) and not os.path.isdir(save_dir):
             raise BadInput('--save-dir %s exists and is not a directory' % save_dir)
-        self.save_dir, self.identity = save_dir, identity
+        self.save_dir, self.identity, self.resuming = save_dir, identity, resume
         self.checkpoints = Checkpoints(save_dir, prefix, best_stem)
         self.metrics = MetricsLog(os.path.join(save_dir, 'metrics.jsonl'))
-        if not resume and os.path.isdir(save_dir) and self.checkpoints.find():
+        manifests = self.checkpoints.scan()  # refuses unreadable manifests and stray files
+        if not resume and manifests:
             raise BadInput('--save-dir %s holds checkpoints of an earlier run: pass --resume to '
                            'continue it, or choose another --save-dir' % save_dir)
+        # the checkpoint to resume from is chosen (and verified) before anything is written
+        self.resume_from = self.checkpoints.newest_intact() if resume else None
+        if self.resume_from is not None:
+            self._check_identity(self.resume_from)
         os.makedirs(save_dir, exist_ok=True)
+        self.checkpoints.clean()
         self.log = setup_logging(os.path.join(save_dir, log_name))
         if not resume and os.path.exists(self.metrics.path):
             # metrics of a run that died before its first checkpoint
             os.remove(self.metrics.path)
 
-    def resume(self, net, trainer, ctx):
-        """Restore the newest checkpoint; returns (start_epoch, (best_score, best_epoch))."""
-        info = self.checkpoints.latest()
-        if info is None:
-            self.log.info('--resume: no checkpoint in %s, starting at epoch 0', self.save_dir)
-            return 0, (None, None)
+    def _check_identity(self, info):
         saved = info.get('flags', {})
         changed = sorted(k for k, v in self.identity.items() if k in saved and saved[k] != v)
         if changed:
             raise BadInput('--resume: the checkpoint in %s was made with other %s (%s)' % (
                 self.save_dir, ', '.join('--' + k.replace('_', '-') for k in changed),
                 ', '.join('%s=%r' % (k, saved[k]) for k in changed)))
+
+    def resume(self, net, trainer, ctx):
+        """Restore the newest intact checkpoint; returns (start_epoch, (best_score, best_epoch)).
+        Logs which checkpoint it took and why it skipped any newer one."""
+        info = self.checkpoints.newest_intact(self.log)
+        if info is None:
+            self.log.info('--resume: no checkpoint in %s, starting at epoch 0', self.save_dir)
+            return 0, (None, None)
         self.checkpoints.restore(info, net, trainer, ctx)
+        self.checkpoints.roll_forward(info)
         self.metrics.resume_at(info['record'])
         self.log.info('resumed from %s (epoch %d done, best %.4f at epoch %s)', info['stem'],
                       info['epoch'], info['best_score'], info.get('best_epoch'))
@@ -67,13 +83,29 @@ class Session(object):
 
     def export(self, net, name, input_shape):
         """Export ``net`` (a fresh, uninitialised copy of the trained model) with the parameters
-        of the best checkpoint, else the last, to ``<save_dir>/<name>-symbol.json`` and
-        ``<name>-0000.params``; returns the paths."""
-        info = self.checkpoints.best() or self.checkpoints.latest()
+        of the best checkpoint, else the last, to ``<save_dir>/<name>-symbol.json``,
+        ``<name>-0000.params`` and ``<name>.onnx``; returns the paths. The files are written in a
+        partial directory and renamed into place, so a kill leaves no torn export."""
+        info = (self.checkpoints.newest_intact(self.log, kind='best')
+                or self.checkpoints.newest_intact(self.log))
         if info is None:
             raise BadInput('--export: no checkpoint in %s to export' % self.save_dir)
         # float32 for deployment, whatever the training dtype (float16 on GPUs)
-        net.load_parameters(self.checkpoints.params_path(info), ctx=mx.cpu(), cast_dtype=True,
+        net.load_parameters(self.checkpoints.path_of(info), ctx=mx.cpu(), cast_dtype=True,
                             dtype_source='current')
         self.log.info('exporting %s (epoch %d)', info['stem'], info['epoch'])
-        return export_all(net, os.path.join(self.save_dir, name), input_shape, onnx=True)
+        staging = tempfile.mkdtemp(prefix='export.partial.', dir=self.save_dir)
+        try:
+            written = export_all(net, os.path.join(staging, name), input_shape, onnx=True)
+            paths = []
+            for path in written:
+                final = os.path.join(self.save_dir, os.path.basename(path))
+                os.replace(path, final)
+                paths.append(final)
+            fsync_dir(self.save_dir)
+        except OSError as err:
+            raise WriteFailed('cannot write the export of %s in %s (%s); the checkpoints are '
+                              'intact' % (info['stem'], self.save_dir, err.strerror)) from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return paths
