@@ -22,7 +22,7 @@ from mxnet import gluon  # noqa: E402
 
 from atac_gluon import ACT_TYPES, ResNet20V2ATAC, summary  # noqa: E402
 from atac_gluon.data.pipelines import cifar_batches  # noqa: E402
-from atac_gluon.export import export_symbol  # noqa: E402
+from atac_gluon.models.cifar import MAX_ACT_LAYERS  # noqa: E402
 from atac_gluon.training.loop import evaluate, fit  # noqa: E402
 from atac_gluon.training.metrics import plot_history  # noqa: E402
 from atac_gluon.errors import BadInput, run_main  # noqa: E402
@@ -43,9 +43,13 @@ def parse_args(argv):
     parser.add_argument('--blocks', type=int, default=3, help='[blocks] * 3')
     parser.add_argument('--act-type', type=str, default='ChaATAC', help=', '.join(ACT_TYPES))
     parser.add_argument('--r', type=int, default=2, help='ChaATAC channel reduction ratio')
-    parser.add_argument('--act-layers', type=int, default=4, help='4')
-    parser.add_argument('--useGlobal', action='store_true', default=False, help='useGlobal')
-    parser.add_argument('--useReLU', action='store_true', default=False, help='useReLU')
+    parser.add_argument('--act-layers', type=int, default=4,
+                        help='stages with --act-type, counted with the final activation: 0 to '
+                             '%d (default 4: all)' % MAX_ACT_LAYERS)
+    parser.add_argument('--useGlobal', action=argparse.BooleanOptionalAction, default=False,
+                        help='ChaATAC global pooling (default: off)')
+    parser.add_argument('--useReLU', action=argparse.BooleanOptionalAction, default=False,
+                        help='ChaATAC inner ReLU (default: off, as the official flag)')
     parser.add_argument('--summary', action='store_true', default=False,
                         help='print FLOPs and parameter numbers and exit')
     parser.add_argument('--dataset', type=str, default='cifar10',
@@ -89,9 +93,11 @@ def parse_args(argv):
 
 
 def check_flags(opt):
-    check_run_flags(opt, non_negative=('save_period',), files=('resume_from',))
-    if opt.model != 'atac':
+    check_run_flags(opt, MAX_ACT_LAYERS, parameter_files=('resume_from',),
+                    output_dirs=('save_dir', 'save_plot_dir'))
+    if opt.model.lower() != 'atac':  # case-insensitive, as model names everywhere
         raise BadInput("--model must be 'atac', got %r" % opt.model)
+    opt.model = 'atac'
     if opt.dataset not in DATASETS:
         raise BadInput('--dataset must be one of %s, got %r' % (', '.join(DATASETS), opt.dataset))
     if opt.data_dir and not os.path.exists(opt.data_dir):

@@ -26,14 +26,16 @@ from mxnet import gluon  # noqa: E402
 from atac_gluon import (ACT_TYPES, GroupNorm, ResNet50_v1bATAC,  # noqa: E402
                         load_shared_parameters, summary)
 from atac_gluon.data import imagenet  # noqa: E402
+from atac_gluon.models.imagenet import MAX_ACT_LAYERS  # noqa: E402
 from atac_gluon.training.loop import evaluate, fit  # noqa: E402
 from atac_gluon.training.metrics import plot_history  # noqa: E402
+from atac_gluon.training.official import check_trainer_states, load_trainer_states  # noqa: E402
 from atac_gluon.training.pretrained import build_teacher, pretrained_file  # noqa: E402
 from atac_gluon.training.recipes import (batch_preparation, classification_loss,  # noqa: E402
                                          no_weight_decay_on_bn_and_bias)
 from atac_gluon.errors import BadInput, run_main  # noqa: E402
-from atac_gluon.training.runtime import (contexts_from_gpus, load_parameters_checked,  # noqa: E402
-                                         seed_epoch, setup_logging)
+from atac_gluon.training.runtime import (contexts_from_gpus,  # noqa: E402
+                                         load_parameters_checked, seed_epoch, setup_logging)
 from atac_gluon.training.schedules import warmup_schedule  # noqa: E402
 from atac_gluon.training.flags import add_run_flags, check_run_flags  # noqa: E402
 from atac_gluon.training.session import Session  # noqa: E402
@@ -47,7 +49,9 @@ def parse_args(argv):
     # the official flags, names, meanings and defaults
     parser.add_argument('--r', type=int, default=4, help='channel reduction ratio')
     parser.add_argument('--act-type', type=str, default='ChaATAC', help=', '.join(ACT_TYPES))
-    parser.add_argument('--act-layers', type=int, default=2, help='act layers')
+    parser.add_argument('--act-layers', type=int, default=2,
+                        help='stages, counted from the last, with --act-type: 0 to %d'
+                             % MAX_ACT_LAYERS)
     parser.add_argument('--data-dir', type=str, default='~/.mxnet/datasets/imagenet',
                         help='image folders <data-dir>/train/<class>/*.jpg and val/')
     parser.add_argument('--rec-train', type=str, default='~/.mxnet/datasets/imagenet/rec/train.rec',
@@ -140,23 +144,24 @@ def parse_args(argv):
 
 
 def check_flags(opt):
-    check_run_flags(opt, positive=('input_size', 'classes'),
-                    non_negative=('num_gpus', 'save_frequency', 'warmup_epochs', 'resume_epoch',
-                                  'mixup_off_epoch'),
-                    files=('resume_params', 'resume_states', 'pretrained_params',
-                           'teacher_params'))
+    check_run_flags(opt, MAX_ACT_LAYERS, files=('resume_states',),
+                    parameter_files=('resume_params', 'pretrained_params', 'teacher_params'),
+                    output_dirs=('save_dir',), log_file='logging_file')
     if opt.lr_mode not in LR_MODES:
         raise BadInput('--lr-mode must be one of %s, got %r' % (', '.join(LR_MODES), opt.lr_mode))
     if opt.dtype not in DTYPES:
         raise BadInput('--dtype must be one of %s, got %r' % (', '.join(DTYPES), opt.dtype))
-    if opt.warmup_epochs >= opt.num_epochs:
-        raise BadInput('--warmup-epochs (%d) must be smaller than --num-epochs (%d)'
-                       % (opt.warmup_epochs, opt.num_epochs))
+    for flag in ('warmup_epochs', 'resume_epoch'):
+        if getattr(opt, flag) and getattr(opt, flag) >= opt.num_epochs:
+            raise BadInput('--%s (%d) must be smaller than --num-epochs (%d)'
+                           % (flag.replace('_', '-'), getattr(opt, flag), opt.num_epochs))
     if opt.resume and (opt.resume_epoch or opt.resume_params or opt.resume_states):
         raise BadInput('--resume continues from --save-dir; it cannot be combined with '
                        '--resume-epoch/--resume-params/--resume-states')
     if opt.teacher_params and not opt.teacher:
         raise BadInput('--teacher-params needs --teacher NAME (the architecture)')
+    if opt.teacher:
+        opt.teacher = opt.teacher.lower()  # model names are case-insensitive (GluonCV's too)
 
 
 def build_model(opt, classes):
@@ -166,21 +171,32 @@ def build_model(opt, classes):
                             **norm)
 
 
+def number_of_classes(flag, found, source):
+    """The model's classes: ``--classes`` if given, else the data's; BadInput when the data has
+    fewer than 2 or more labels than ``--classes`` allows."""
+    if found < 2:
+        raise BadInput('%s: %d class found; classification needs at least 2' % (source, found))
+    if flag is not None and flag < found:
+        raise BadInput('--classes %d is smaller than the %d classes (labels 0..%d) of %s'
+                       % (flag, found, found - 1, source))
+    return flag or found
+
+
 def load_data(opt, batch_size, log):
     """(train batches, validation batches, classes) from RecordIO or the image folders."""
     if opt.use_rec:
         # the headers are read in full (seconds for ImageNet) to count the classes and to catch
         # a bad index, which would abort the process inside ImageRecordIter's C++ threads
         samples, classes = imagenet.rec_stats(opt.rec_train, opt.rec_train_idx)
-        imagenet.rec_stats(opt.rec_val, opt.rec_val_idx)
-        classes = opt.classes or classes
+        _, val_classes = imagenet.rec_stats(opt.rec_val, opt.rec_val_idx)
+        classes = number_of_classes(opt.classes, max(classes, val_classes), opt.rec_train)
         train, val = imagenet.rec_iterators(
             opt.rec_train, opt.rec_train_idx, opt.rec_val, opt.rec_val_idx, batch_size,
             opt.num_workers, opt.input_size, opt.crop_ratio, opt.seed)
     else:
         samples, classes, _ = imagenet.folder_stats(
             os.path.join(os.path.expanduser(opt.data_dir), 'train'))
-        classes = opt.classes or classes
+        classes = number_of_classes(opt.classes, classes, opt.data_dir)
         train, val = imagenet.folder_iterators(opt.data_dir, batch_size, opt.num_workers,
                                                opt.input_size, opt.crop_ratio)
     log.info('%s: %d training samples, %d classes, %d batches of %d per epoch',
@@ -198,9 +214,12 @@ def build_networks(opt, classes, ctx):
     if opt.use_pretrained or opt.pretrained_params:
         path = opt.pretrained_params or pretrained_file(
             'resnet50_v1b_gn' if opt.use_gn else 'resnet50_v1b', '--use-pretrained')
-        pretrained = (path, load_shared_parameters(net, path))
-    if opt.resume_params:
-        load_parameters_checked(net, opt.resume_params, '--resume-params', ctx)
+        flag = '--pretrained-params' if opt.pretrained_params else '--use-pretrained'
+        pretrained = (path, load_shared_parameters(net, path, '%s %s' % (flag, path)))
+    if opt.resume_params:  # float16 files (the official release) too: cast on loading
+        load_parameters_checked(net, opt.resume_params, '--resume-params', ctx, cast_dtype=True)
+    if opt.resume_states:  # checked before anything is written, loaded into the trainer later
+        check_trainer_states(opt.resume_states, net.collect_params(), 'nag', '--resume-states')
     teacher = None
     if opt.teacher and opt.hard_weight < 1.0:  # the official condition
         teacher = build_teacher(opt.teacher, classes, opt.teacher_params, ctx)
@@ -255,8 +274,8 @@ def main(argv=None):
         optimizer_params['multi_precision'] = True
     trainer = gluon.Trainer(net.collect_params(), 'nag', optimizer_params, kvstore=opt.kvstore)
     start_epoch, best = opt.resume_epoch, (None, None)
-    if opt.resume_states:
-        trainer.load_states(opt.resume_states)
+    if opt.resume_states:  # the official files' pickled lr_scheduler is dropped
+        load_trainer_states(trainer, opt.resume_states, '--resume-states', log)
     if opt.resume:
         start_epoch, best = session.resume(net, trainer, ctx)
 

@@ -4,7 +4,8 @@ import sys
 
 import mxnet as mx
 
-from .export import add_model_flags, default_input_shape, model_from_flags, parse_shape
+from .export import (add_model_flags, check_model_flags, default_input_shape,
+                     model_from_flags, parse_shape)
 from .flops import summary
 from .errors import run_main
 
@@ -17,6 +18,7 @@ def main(argv=None):
     parser.add_argument('--input-shape', default=None,
                         help='N,C,H,W (default 1,3,32,32 for cifar_* models, else 1,3,224,224)')
     args = parser.parse_args(argv)
+    check_model_flags(args)
     shape = (parse_shape(args.input_shape) if args.input_shape
              else default_input_shape(args.model))
     net = model_from_flags(args)

@@ -9,14 +9,20 @@ from mxnet.gluon.block import HybridBlock
 
 from .errors import BadInput
 
-__all__ = ['ChaATAC', 'PReLU', 'SELU', 'create_act', 'check_act_type', 'ACT_TYPES']
+__all__ = ['ChaATAC', 'PReLU', 'SELU', 'create_act', 'check_act_type', 'check_count',
+           'ACT_TYPES']
 
 
-def _check_positive_int(name, value):
+def check_count(name, value, low=1, high=None):
+    """``int(value)``, or BadInput naming ``name`` unless ``value`` is an integer from ``low``
+    to ``high`` (both included; no upper bound when None)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise BadInput('%s must be an integer, got %r' % (name, value))
-    if value <= 0:
-        raise BadInput('%s must be positive, got %r' % (name, value))
+    if high is not None and not low <= value <= high:
+        raise BadInput('%s must be an integer from %d to %d, got %r' % (name, low, high, value))
+    if value < low:
+        raise BadInput('%s must be %s, got %r' % (
+            name, 'positive' if low == 1 else 'at least %d' % low, value))
     return int(value)
 
 
@@ -44,8 +50,8 @@ class ChaATAC(HybridBlock):
 
     def __init__(self, channels, r, useReLU, useGlobal, **kwargs):
         super(ChaATAC, self).__init__(**kwargs)
-        self.channels = _check_positive_int('channels', channels)
-        r = _check_positive_int('r', r)
+        self.channels = check_count('channels', channels)
+        r = check_count('r', r)
         self.inter_channels = self.channels // r
         if self.inter_channels == 0:
             raise BadInput('channels // r must be at least 1, got channels=%d, r=%d'

@@ -10,7 +10,8 @@ complete checkpoint intact.
 import logging
 import sys
 
-__all__ = ['BadInput', 'Diverged', 'WriteFailed', 'Interrupted', 'run_main', 'EXIT_BAD_INPUT',
+__all__ = ['BadInput', 'Diverged', 'WriteFailed', 'Interrupted', 'run_main', 'error_reason',
+           'EXIT_BAD_INPUT',
            'EXIT_DIVERGED', 'EXIT_WRITE_FAILED', 'EXIT_INTERRUPTED']
 
 EXIT_BAD_INPUT = 2
@@ -35,6 +36,23 @@ class WriteFailed(RuntimeError):
 
 class Interrupted(RuntimeError):
     """Ctrl-C (SIGINT) during a run; the message says how to continue (exit code 130)."""
+
+
+def error_reason(err, limit=200):
+    """The informative line of an exception's message, for a one-line error: MXNet's messages
+    start with a C++ traceback, and the reason is on the line that says ``MXNetError:`` (or
+    ``Check failed``); other messages keep their first line."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    reasons = [line for line in lines if 'Error:' in line or 'Check failed' in line]
+    if reasons:
+        line = reasons[-1]
+        line = line.split('Error:', 1)[1].strip() if 'Error:' in line else line
+    else:
+        line = next((line for line in lines if not line.startswith(
+            ('Traceback', 'File ', '[bt]', 'Stack trace'))), type(err).__name__)
+    if line.startswith('Check failed: '):
+        line = line[len('Check failed: '):]
+    return line if len(line) <= limit else line[:limit] + '...'
 
 
 def _one_line(err):

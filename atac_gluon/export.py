@@ -8,17 +8,25 @@ Command line, for any saved checkpoint (official-layout ones included)::
 """
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 
 import mxnet as mx
 import numpy as np
 
-from .models import get_model, list_models
-from .errors import BadInput, run_main
+from .checks import check_numbers, check_prefix, int_range
+from .models import canonical_name, get_model, list_models, model_factory
+from .errors import BadInput, WriteFailed, run_main
 from .training.runtime import load_parameters_checked
 
 __all__ = ['export_symbol', 'export_onnx', 'export_all', 'require_onnx', 'add_model_flags',
-           'model_from_flags', 'load_model', 'parse_shape', 'default_input_shape']
+           'check_model_flags', 'model_from_flags', 'load_model', 'parse_shape',
+           'default_input_shape', 'MODEL_FLAGS']
+
+#: the flags of :func:`add_model_flags`: a checkpoint that does not fit names those that fix it
+MODEL_FLAGS = ('--model', '--classes', '--act-type', '--r', '--act-layers', '--useReLU',
+               '--useGlobal')
 
 
 def export_symbol(net, prefix, input_shape, ctx=None):
@@ -71,12 +79,31 @@ def export_onnx(symbol_file, params_file, input_shape, onnx_file):
 
 
 def export_all(net, prefix, input_shape, onnx=True):
-    """Symbol graph, and ONNX when ``onnx``: the files deployment needs; returns their paths."""
+    """Symbol graph, and ONNX when ``onnx``: the files deployment needs; returns their paths.
+
+    They are written in a temporary directory beside ``prefix`` and renamed into place, so a
+    failure or a kill never leaves a partial export under the final names; a write error (disk
+    full, unwritable directory) is WriteFailed.
+    """
     _unit_fixed_gammas(net)
-    files = list(export_symbol(net, prefix, input_shape))
-    if onnx:
-        files.append(export_onnx(files[0], files[1], input_shape, prefix + '.onnx'))
-    return files
+    out_dir = os.path.dirname(os.path.abspath(prefix))
+    try:
+        staging = tempfile.mkdtemp(prefix='export.partial.', dir=out_dir)
+    except OSError as err:
+        raise WriteFailed('cannot write the export in %s (%s)' % (out_dir, err.strerror)) from None
+    try:
+        staged = os.path.join(staging, os.path.basename(prefix))
+        files = list(export_symbol(net, staged, input_shape))
+        if onnx:
+            files.append(export_onnx(files[0], files[1], input_shape, staged + '.onnx'))
+        final = [prefix + path[len(staged):] for path in files]
+        for path, target in zip(files, final):
+            os.replace(path, target)
+    except OSError as err:
+        raise WriteFailed('cannot write the export %s (%s)' % (prefix, err.strerror)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
 
 
 def _unit_fixed_gammas(net):
@@ -101,7 +128,9 @@ def parse_shape(text, flag='--input-shape'):
 
 
 def default_input_shape(model):
-    return (1, 3, 32, 32) if model.startswith('cifar') else (1, 3, 224, 224)
+    """Input shape of one image for registered model ``model`` (any case): 1,3,32,32 for the
+    CIFAR family, 1,3,224,224 for ImageNet."""
+    return model_factory(model).input_shape
 
 
 def add_model_flags(parser):
@@ -120,11 +149,21 @@ def add_model_flags(parser):
                         help='ChaATAC global pooling (default: off)')
 
 
+def check_model_flags(args):
+    """Check the flags of :func:`add_model_flags` and every other numeric flag of ``args`` by
+    the shared table; sets ``args.model`` to the registered (lower-case) name. BadInput names
+    the first bad flag."""
+    try:
+        args.model = canonical_name(args.model)
+    except BadInput:
+        raise BadInput('--model: unknown model %r; valid: %s'
+                       % (args.model, ', '.join(list_models()))) from None
+    check_numbers(args, {'act_layers': int_range(0, model_factory(args.model).max_act_layers)})
+
+
 def model_from_flags(args):
     """The uninitialized model the flags of :func:`add_model_flags` describe."""
-    if args.model.lower() not in list_models():
-        raise BadInput('--model: unknown model %r; valid: %s' % (args.model,
-                                                                 ', '.join(list_models())))
+    check_model_flags(args)
     kwargs = {name: getattr(args, name) for name in
               ('classes', 'act_type', 'r', 'act_layers', 'useReLU', 'useGlobal')
               if getattr(args, name) is not None}
@@ -136,7 +175,7 @@ def load_model(args, ctx=None):
     if not os.path.isfile(args.params):
         raise BadInput('--params %s: no such file' % args.params)
     net = model_from_flags(args)
-    load_parameters_checked(net, args.params, '--params', ctx or mx.cpu())
+    load_parameters_checked(net, args.params, '--params', ctx or mx.cpu(), MODEL_FLAGS)
     return net
 
 
@@ -152,16 +191,16 @@ def main(argv=None):
     parser.add_argument('--input-shape', default=None,
                         help='N,C,H,W (default 1,3,32,32 for cifar_* models, else 1,3,224,224)')
     args = parser.parse_args(argv)
+    check_model_flags(args)
     shape = (parse_shape(args.input_shape) if args.input_shape
              else default_input_shape(args.model))
-    if args.onnx:
-        require_onnx('--onnx')
-    net = load_model(args)
     if shape[1] != 3:
         raise BadInput('--input-shape %s: the model takes 3 input channels' % args.input_shape)
-    out_dir = os.path.dirname(os.path.abspath(args.prefix))
-    if not os.path.isdir(out_dir):
-        raise BadInput('--prefix %s: directory %s does not exist' % (args.prefix, out_dir))
+    if args.onnx:
+        require_onnx('--onnx')
+    check_prefix(args.prefix, '--prefix', ('-symbol.json', '-0000.params')
+                 + (('.onnx',) if args.onnx else ()))
+    net = load_model(args)
     for path in export_all(net, args.prefix, shape, onnx=args.onnx):
         print(path)
 

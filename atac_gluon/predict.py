@@ -7,31 +7,76 @@ Prints one block per image: the image path, then ``<rank> <probability> <class>`
 """
 import argparse
 import os
+import struct
 import sys
+import warnings
 
 import cv2
 import mxnet as mx
 import numpy as np
+from PIL import Image
 
 from .data.batches import to_normalized_nchw
 from .data.cifar import CIFAR_MEAN, CIFAR_STD
 from .data.digits import digits_normalization
 from .data.imagenet import DEFAULT_CROP_RATIO, folder_val_transform
-from .export import add_model_flags, load_model
+from .export import add_model_flags, check_model_flags, load_model
 from .errors import BadInput, run_main
+from .models import model_factory
 
 __all__ = ['preprocess', 'class_names', 'predict']
 
 CIFAR10_NAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
                  'truck')
 DATASETS = ('cifar10', 'cifar100', 'digits', 'imagenet')
+#: the largest image decoded (width x height): 64 megapixels, about 200 MB as RGB
+MAX_IMAGE_PIXELS = 1 << 26
+# first bytes of the formats Pillow reads: such a file Pillow cannot open is corrupt
+_PILLOW_MAGIC = (b'\x89PNG\r\n\x1a\n', b'\xff\xd8\xff', b'GIF87a', b'GIF89a', b'BM', b'II*\x00',
+                 b'MM\x00*')
+
+
+def _checked_with_pillow(path):
+    """(width, height) of the image once Pillow has read its header, checked the size against
+    :data:`MAX_IMAGE_PIXELS` (before decoding) and decoded it, so that a huge, truncated or
+    corrupt file is refused here, in one line, and not by OpenCV's decoders (which print to
+    stderr); None if Pillow does not know the format."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+            raise BadInput('%s: image too large to decode (%s)'
+                           % (path, str(err).split(',')[0])) from None
+        except (OSError, SyntaxError, ValueError):
+            with open(path, 'rb') as f:
+                head = f.read(16)
+            if head.startswith(_PILLOW_MAGIC) or (head[:4] == b'RIFF' and head[8:12] == b'WEBP'):
+                raise BadInput('%s: cannot decode image (corrupt or truncated)' % path) from None
+            return None
+    with image:
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise BadInput('%s: image of %dx%d pixels, more than the %d this command decodes; '
+                           'downscale it' % (path, width, height, MAX_IMAGE_PIXELS))
+        try:
+            image.load()
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as err:
+            raise BadInput('%s: cannot decode image (%s)'
+                           % (path, ' '.join(str(err).split())[:160])) from None
+    return width, height
 
 
 def read_image(path):
-    """RGB uint8 HWC image; BadInput naming the file if it cannot be read."""
+    """RGB uint8 HWC image; BadInput naming the file if it cannot be read, cannot be decoded, or
+    its header claims more than :data:`MAX_IMAGE_PIXELS` (checked before decoding)."""
     if not os.path.isfile(path):
         raise BadInput('%s: no such image file' % path)
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    known = _checked_with_pillow(path)
+    image = cv2.imread(path, cv2.IMREAD_COLOR)  # the decoder the validation data used
+    if image is None and known:  # e.g. GIF, which OpenCV does not read
+        with Image.open(path) as decoded:
+            image = np.asarray(decoded.convert('RGB'))[:, :, ::-1]
     if image is None:
         raise BadInput('%s: cannot decode image' % path)
     return image[:, :, ::-1]
@@ -107,7 +152,8 @@ def main(argv=None):
                         help='ImageNet validation crop ratio')
     parser.add_argument('images', nargs='+', metavar='IMAGE')
     args = parser.parse_args(argv)
-    dataset = args.dataset or ('cifar10' if args.model.startswith('cifar') else 'imagenet')
+    check_model_flags(args)  # also --input-size, --crop-ratio
+    dataset = args.dataset or model_factory(args.model).dataset
     batch = np.concatenate([preprocess(read_image(path), dataset, args.input_size,
                                        args.crop_ratio) for path in args.images])
     net = load_model(args)

@@ -1,6 +1,4 @@
 """Helpers comparing imperative, hybridized and finite-difference gradients of a network."""
-import mxnet as mx
-import numpy as np
 from mxnet import autograd
 
 

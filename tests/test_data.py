@@ -17,7 +17,7 @@ from atac_gluon.data import (CIFAR_MEAN, CIFAR_STD, DIGITS_NUM_CLASSES, TRAIN_PA
                              load_cifar, load_digits32, random_crop_flip, to_normalized_nchw)
 from atac_gluon.data import batches as batches_module
 from atac_gluon.data import cifar
-from cifar_fakes import ARCHIVES, FOLDERS, TINY, fake_labels, fake_pixels, write_release
+from cifar_fakes import ARCHIVES, FOLDERS, TINY, fake_pixels, write_release
 
 
 @pytest.fixture

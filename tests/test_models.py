@@ -1,5 +1,3 @@
-import os
-
 import mxnet as mx
 import numpy as np
 import pytest

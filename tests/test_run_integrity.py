@@ -14,6 +14,7 @@ import time
 import mxnet as mx
 import pytest
 
+from atac_gluon.training.checkpoint import FORMAT
 from cifar_fakes import write_release
 from scripts import ROOT, load, offline_env, run
 
@@ -169,7 +170,7 @@ def test_no_intact_checkpoint_exits_2_and_touches_nothing(tmp_path, data_dir, re
     assert files_snapshot(str(out)) == before
 
 
-@pytest.mark.parametrize('damage', ['not json', 'edited', 'deleted'])
+@pytest.mark.parametrize('damage', ['not json', 'edited', 'other format', 'deleted'])
 @pytest.mark.parametrize('resume', [False, True])
 def test_unreadable_manifests_are_refused_with_files_unchanged(tmp_path, data_dir, reference,
                                                                damage, resume):
@@ -178,9 +179,9 @@ def test_unreadable_manifests_are_refused_with_files_unchanged(tmp_path, data_di
     manifest = out / ('%s-2.json' % PREFIX)
     if damage == 'not json':
         manifest.write_text('{"epoch": 2, "files": ')
-    elif damage == 'edited':
+    elif damage in ('edited', 'other format'):
         info = json.loads(manifest.read_text())
-        del info['files']
+        del info['files' if damage == 'edited' else 'format']
         manifest.write_text(json.dumps(info))
     else:
         for name in os.listdir(str(out)):
@@ -191,10 +192,16 @@ def test_unreadable_manifests_are_refused_with_files_unchanged(tmp_path, data_di
     assert proc.returncode == 2, proc.stderr
     (line,) = error_lines(proc.stderr)
     assert 'Traceback' not in proc.stderr
+    beside = '(beside %s-2.params, %s-2.states)' % (PREFIX, PREFIX)
     if damage == 'deleted':
         assert '%s-1.params' % PREFIX in line and 'no manifest names it' in line
+    elif damage == 'not json':
+        assert '%s-2.json is not readable JSON %s' % (PREFIX, beside) in line
+    elif damage == 'other format':
+        assert '%s-2.json is not a checkpoint manifest of format %s' % (PREFIX, FORMAT) in line
     else:
-        assert 'unreadable manifest of %s-2.params, %s-2.states' % (PREFIX, PREFIX) in line
+        assert '%s-2.json is an edited or incomplete checkpoint manifest %s' % (PREFIX, beside) \
+            in line
     assert files_snapshot(str(out)) == before
 
 

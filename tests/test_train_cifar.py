@@ -42,8 +42,9 @@ def test_digits_learns_and_writes_its_results(tmp_path):
     assert lines[0]['samples_per_sec'] > 0 and lines[0]['dataset'] == 'digits'
     names = set(os.listdir(str(out)))
     assert {'metrics.jsonl', 'train.log', 'ResNet20_b_1_ChaATAC_history.png',
-            'digits-ResNet20_b_1_ChaATAC-last.params', 'digits-ResNet20_b_1_ChaATAC-1.params',
-            'digits-ResNet20_b_1_ChaATAC-last.states'} <= names
+            'digits-ResNet20_b_1_ChaATAC-2.params', 'digits-ResNet20_b_1_ChaATAC-1.params',
+            'digits-ResNet20_b_1_ChaATAC-2.states', 'digits-ResNet20_b_1_ChaATAC-2.json'} <= names
+    assert 'digits-ResNet20_b_1_ChaATAC-0.params' not in names  # neither periodic nor newest
     best = [n for n in names if n.endswith('-best.params')]
     assert len(best) == 1 and best[0].startswith('%.4f-cifar-' % max(r['val_acc'] for r in lines))
     with open(str(out / 'train.log')) as f:
@@ -110,7 +111,7 @@ def test_kill_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
         return [{k: v for k, v in r.items() if k not in ('time', 'samples_per_sec')}
                 for r in lines]
     assert comparable(records(broken)) == comparable(records(whole))
-    last = 'digits-ResNet20_b_1_ChaATAC-last.params'
+    last = 'digits-ResNet20_b_1_ChaATAC-3.params'
     want, got = params_of(whole / last), params_of(broken / last)
     assert want.keys() == got.keys()
     for name in want:
@@ -121,7 +122,7 @@ def test_nan_loss_stops_without_touching_checkpoints(tmp_path):
     out = tmp_path / 'run'
     args = DIGITS + ['--batch-size', '128', '--save-dir', str(out), '--save-plot-dir', str(out)]
     assert run(SCRIPT, args + ['--num-epochs', '1'], tmp_path).returncode == 0
-    last = out / 'digits-ResNet20_b_1_ChaATAC-last.params'
+    last = out / 'digits-ResNet20_b_1_ChaATAC-0.params'
     before = last.read_bytes()
     proc = run(SCRIPT, args + ['--num-epochs', '3', '--resume', '--lr', '1e30'], tmp_path)
     assert proc.returncode == 3
@@ -147,17 +148,17 @@ def script():
 @pytest.mark.parametrize('args,message', [
     (['--dataset', 'svhn'], "--dataset must be one of cifar10, cifar100, digits, got 'svhn'"),
     (['--act-type', 'xUnit'], "unknown act_type 'xUnit'"),
-    (['--r', '0'], 'r must be positive'),
+    (['--r', '0'], '--r must be a positive integer, got 0'),
     (['--r', '32'], 'channels // r'),
     (['--model', 'se'], "--model must be 'atac'"),
     (['--gpus', 'a'], '--gpus must be comma-separated'),
     (['--lr-decay-epoch', 'x'], '--lr-decay-epoch must be comma-separated'),
-    (['--lr', '0'], '--lr must be positive, got 0.0'),
-    (['--num-data-workers', '-1'], '-j/--num-data-workers must not be negative'),
+    (['--lr', '0'], '--lr must be a positive finite number, got 0.0'),
+    (['--num-data-workers', '-1'], '-j/--num-data-workers must be a non-negative integer'),
     (['--mode', 'fast'], '--mode must be imperative or hybrid'),
-    (['--batch-size', '0'], '--batch-size must be positive'),
+    (['--batch-size', '0'], '--batch-size must be a positive integer'),
     (['--kvstore', 'bogus'], '--kvstore must be one of'),
-    (['--cpu-threads', '0'], '--cpu-threads must be positive'),
+    (['--cpu-threads', '0'], '--cpu-threads must be a positive integer'),
     (['--data-dir', 'nowhere'], '--data-dir nowhere: no such directory'),
     (['--resume-from', 'none.params'], '--resume-from none.params: no such file'),
     (['--dataset', 'cifar10'], 'no CIFAR-10 found at'),

@@ -70,7 +70,7 @@ def test_rec_recipe_trains_checkpoints_and_resumes(tmp_path, rec_data):
 
     proc = run(SCRIPT, args + ['--num-epochs', '3', '--resume'], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert 'resumed from imagenet-%s-last (epoch 1 done' % MODEL in proc.stderr
+    assert 'resumed from imagenet-%s-1 (epoch 1 done' % MODEL in proc.stderr
     assert [r['epoch'] for r in records(out)] == [0, 1, 2]
 
 
@@ -124,7 +124,8 @@ def script():
     (['--use-rec', '--rec-train', 'missing.rec'], 'missing.rec'),
     (['--data-dir', 'nowhere'], 'nowhere'),
     (['--resume-params', 'x.params'], '--resume-params x.params: no such file'),
-    (['--resume', '--resume-epoch', '3'], 'cannot be combined with --resume-epoch'),
+    (['--resume', '--resume-epoch', '3', '--num-epochs', '5'],
+     'cannot be combined with --resume-epoch'),
     (['--teacher-params', 'x.params'], '--teacher-params x.params: no such file'),
 ])
 def test_bad_input_exits_2_and_writes_nothing(script, tmp_path, monkeypatch, capsys, args,
@@ -141,15 +142,16 @@ def test_bad_input_exits_2_and_writes_nothing(script, tmp_path, monkeypatch, cap
     (['--use-pretrained'], '--use-pretrained: GluonCV\'s pretrained resnet50_v1b weights are '
                            'not cached and could not be downloaded'),
     (['--teacher', 'resnet152_v1d'], '--teacher: GluonCV\'s pretrained resnet152_v1d weights'),
-    (['--teacher', 'no_such_net', '--teacher-params', __file__], '--teacher no_such_net:'),
+    (['--teacher', 'no_such_net', '--teacher-params', 'teacher.params'], '--teacher no_such_net:'),
 ])
 def test_offline_downloads_say_which_file_to_pass(script, tmp_path, monkeypatch, capsys,
                                                   rec_data, args, message):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv('MXNET_GLUON_REPO', 'http://127.0.0.1:9/')
     monkeypatch.setenv('HOME', str(tmp_path))  # GluonCV caches weights under ~/.mxnet/models
+    mx.nd.save('teacher.params', {'fc.weight': mx.nd.zeros((3, 4))})  # a readable file
     code = script.run_main(script.main, rec_data + ['--input-size', '32', '--save-dir', 'run',
-                                                    '-j', '0'] + args)
+                                                    '-j', '0', '--batch-size', '8'] + args)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2, err
     assert message in err[-1]

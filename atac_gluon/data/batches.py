@@ -14,8 +14,10 @@ import functools
 import mxnet as mx
 import numpy as np
 
-__all__ = ['TRAIN_PAD', 'BatchIterator', 'EpochBatches', 'crop_flip', 'draw_crop_flip', 'random_crop_flip',
-           'to_normalized_nchw']
+from .errors import DataError
+
+__all__ = ['TRAIN_PAD', 'BatchIterator', 'EpochBatches', 'check_batch_fits', 'crop_flip',
+           'draw_crop_flip', 'random_crop_flip', 'to_normalized_nchw']
 
 #: Zero padding of the official training-set RandomCrop(32, pad=4).
 TRAIN_PAD = 4
@@ -140,6 +142,16 @@ def to_normalized_nchw(batch, mean, std):
     out = np.multiply(batch.transpose(0, 3, 1, 2), scale, dtype=np.float32, order='C')
     out -= shift
     return out
+
+
+def check_batch_fits(batch_size, num_samples, source):
+    """DataError unless one training batch of ``batch_size`` (the global batch: per-device
+    ``--batch-size`` times the devices) fits in the ``num_samples`` of ``source``; a larger
+    batch would train nothing (or the same few samples repeated)."""
+    if int(batch_size) > int(num_samples):
+        raise DataError('the batch of %d (--batch-size per device x devices) is larger than the '
+                        '%d training samples of %s; lower --batch-size'
+                        % (batch_size, num_samples, source))
 
 
 class EpochBatches:

@@ -20,7 +20,8 @@ import numpy as np
 from mxnet.gluon.data import DataLoader
 from mxnet.gluon.data.vision import ImageFolderDataset, transforms
 
-from .batches import EpochBatches
+from .batches import EpochBatches, check_batch_fits
+from ..errors import error_reason
 from .errors import DataError
 
 __all__ = ['DEFAULT_CROP_RATIO', 'FOLDER_MEAN', 'FOLDER_STD', 'JITTER_PARAM', 'LIGHTING_PARAM',
@@ -51,7 +52,6 @@ _CFLAG_STARTS = (0, 1)
 _IR_FORMAT = mx.recordio._IR_FORMAT  # pylint: disable=protected-access
 _IR_SIZE = mx.recordio._IR_SIZE      # pylint: disable=protected-access
 _FIRST_LABEL = struct.Struct('f')
-_REASON_CHARS = 200
 # Distinct tags keep the shuffle and augmentation seeds of an epoch apart.
 _SHUFFLE_STREAM = 1
 _AUGMENTATION_STREAM = 2
@@ -196,6 +196,7 @@ def rec_iterators(rec_train, rec_train_idx, rec_val, rec_val_idx, batch_size, nu
                          pca_noise=LIGHTING_PARAM)
     val_options = dict(common, shuffle=False, resize=val_resize(input_size, crop_ratio))
     train = RecordBatches(rec_train, rec_train_idx, train_options, seed=seed, train=True)
+    check_batch_fits(batch_size, train.num_samples, train._rec_path)
     val = RecordBatches(rec_val, rec_val_idx, val_options, seed=seed, train=False)
     return train, val
 
@@ -291,7 +292,7 @@ class RecordBatches(EpochBatches):
             return call(*args)
         except mx.base.MXNetError as exc:
             raise DataError('%s: reading the records failed, corrupt or truncated file? (%s)'
-                            % (self._rec_path, _mxnet_reason(exc))) from None
+                            % (self._rec_path, error_reason(exc))) from None
 
     def _unpadded_copy(self, batch):
         """(data, label) of a DataBatch, copied to the CPU, validation padding dropped.
@@ -488,25 +489,6 @@ def _epoch_seed(seed, epoch, stream):
     return int(state[0] & 0x7fffffff)
 
 
-def _mxnet_reason(exc):
-    """The informative first line of an MXNetError, without its traceback lines.
-
-    Parameters
-    ----------
-    exc : mx.base.MXNetError
-    """
-    for line in str(exc).splitlines():
-        line = line.strip()
-        if not line or line.startswith(('Traceback', 'File ', '[bt]', 'Stack trace')):
-            continue
-        if line.startswith('MXNetError: '):
-            line = line[len('MXNetError: '):]
-        if len(line) > _REASON_CHARS:
-            line = line[:_REASON_CHARS] + '...'
-        return line
-    return type(exc).__name__
-
-
 # --------------------------------------------------------------------------- image folders
 
 
@@ -555,6 +537,7 @@ def folder_iterators(data_dir, batch_size, num_workers, input_size, crop_ratio):
     _check_sizes(batch_size, num_workers, input_size)
     data_dir = os.path.expanduser(data_dir)
     train = _open_folder(os.path.join(data_dir, 'train'))
+    check_batch_fits(batch_size, len(train), os.path.join(data_dir, 'train'))
     val = _open_folder(os.path.join(data_dir, 'val'))
     if val.synsets != train.synsets:
         raise DataError('%s: class folders differ from those of %s (labels would not match)'
@@ -633,7 +616,7 @@ class _CheckedImageFolder(ImageFolderDataset):
             return super().__getitem__(idx)
         except mx.base.MXNetError as exc:
             raise DataError('%s: cannot decode image (%s)'
-                            % (self.items[idx][0], _mxnet_reason(exc))) from None
+                            % (self.items[idx][0], error_reason(exc))) from None
 
 
 def _open_folder(root):

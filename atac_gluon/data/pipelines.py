@@ -1,6 +1,6 @@
 """The training and validation batches of each CIFAR-script data set, as the official script
 prepares them (crop + flip for training, normalisation for both)."""
-from .batches import BatchIterator
+from .batches import BatchIterator, check_batch_fits
 from .cifar import CIFAR_MEAN, CIFAR_STD, load_cifar
 from .digits import load_digits32
 
@@ -45,6 +45,7 @@ def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, 
                 log.warning('CIFAR-100 with the 20 COARSE labels and a 100-way output, as the '
                             'official script (MXNet default) trained and the paper most likely '
                             'reports; pass --fine-label for the 100 fine labels')
+    check_batch_fits(batch_size, len(train[0]), dataset)
     train_batches = BatchIterator(*train, batch_size=batch_size, shuffle=True, augment=augment,
                                   seed=seed, last_batch='discard', num_workers=num_workers,
                                   **options)

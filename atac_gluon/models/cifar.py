@@ -8,13 +8,17 @@ from __future__ import division
 from mxnet.gluon.nn import BatchNorm
 from gluoncv.model_zoo.cifarresnet import CIFARBasicBlockV2, CIFARResNetV2
 
-from ..activations import check_act_type, create_act
+from ..activations import check_act_type, check_count, create_act
 from ..errors import BadInput
-from .registry import register_model
+from .params import InitializeMissing
+from .registry import refuse_pretrained, register_model
 
-__all__ = ['ResBlockV2ATAC', 'ResNet20V2ATAC', 'stage_act_types', 'get_cifar_resnet_atac']
+__all__ = ['ResBlockV2ATAC', 'ResNet20V2ATAC', 'stage_act_types', 'get_cifar_resnet_atac',
+           'MAX_ACT_LAYERS']
 
 ACT_ORDERS = ('bac', 'pre')
+#: act_layers of the paper's three-stage host: each stage and the final activation (0: none)
+MAX_ACT_LAYERS = 4
 
 
 def stage_act_types(num_stages, act_layers, act_type, replace_act, act_order):
@@ -89,7 +93,7 @@ class ResBlockV2ATAC(CIFARBasicBlockV2):
         return x + residual
 
 
-class ResNet20V2ATAC(CIFARResNetV2):
+class ResNet20V2ATAC(InitializeMissing, CIFARResNetV2):
     r"""Pre-activation CIFAR ResNet host of the paper, ATAC (or another activation) in chosen stages.
 
     Parameters
@@ -111,7 +115,8 @@ class ResNet20V2ATAC(CIFARResNetV2):
         ChaATAC switches.
     act_layers : int
         How many of the stages (counted with the final activation, see
-        :func:`stage_act_types`) get ``act_type``; the official script's default is 4 (all).
+        :func:`stage_act_types`) get ``act_type``, at least 0 (values past the stages mean all);
+        the official script's default is 4 (all).
     replace_act : str
         Activation used where ``act_type`` is not.
     act_order : str
@@ -126,6 +131,10 @@ class ResNet20V2ATAC(CIFARResNetV2):
         if len(layers) != len(channels) - 1:
             raise BadInput('channels must have one entry more than layers, got layers=%r, '
                              'channels=%r' % (list(layers), list(channels)))
+        for blocks in layers:  # GluonCV builds one block for 0 or -1
+            check_count('blocks per stage', blocks)
+        check_count('classes', classes)
+        check_count('act_layers', act_layers, 0)  # beyond the stages: all of them
         check_act_type(act_type)
         check_act_type(replace_act, 'replace_act')
         stages, final = stage_act_types(len(layers), act_layers, act_type, replace_act, act_order)
@@ -160,7 +169,7 @@ class ResNet20V2ATAC(CIFARResNetV2):
 
 def get_cifar_resnet_atac(blocks, classes=10, act_type='ChaATAC', r=2, useReLU=True,
                           useGlobal=False, act_layers=4, replace_act='relu', act_order='bac',
-                          **kwargs):
+                          pretrained=False, **kwargs):
     r"""The paper's CIFAR host with ``blocks`` blocks per stage (depth ``6 * blocks + 2``).
 
     Parameters
@@ -171,7 +180,11 @@ def get_cifar_resnet_atac(blocks, classes=10, act_type='ChaATAC', r=2, useReLU=T
         Number of classes.
     act_type, r, useReLU, useGlobal, act_layers, replace_act, act_order
         See :class:`ResNet20V2ATAC`; the defaults are the README's CIFAR command.
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
     """
+    refuse_pretrained(pretrained, 'cifar_resnet%d_v2_atac' % (6 * blocks + 2)
+                      if isinstance(blocks, int) else 'get_cifar_resnet_atac')
     return ResNet20V2ATAC(layers=[blocks] * 3, channels=[16, 16, 32, 64], classes=classes,
                           act_type=act_type, r=r, skernel=3, dilation=1, useReLU=useReLU,
                           useGlobal=useGlobal, act_layers=act_layers, replace_act=replace_act,
@@ -186,6 +199,8 @@ def _register(depth):
     factory.__name__ = 'cifar_resnet%d_v2_atac' % depth
     factory.__doc__ = ('CIFAR pre-activation ResNet-%d (%d blocks per stage) with ATAC; keyword '
                        'arguments as :func:`get_cifar_resnet_atac`.' % (depth, blocks))
+    factory.input_shape, factory.dataset = (1, 3, 32, 32), 'cifar10'
+    factory.max_act_layers = MAX_ACT_LAYERS
     return register_model(factory)
 
 

@@ -14,11 +14,16 @@ from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.nn import BatchNorm
 from gluoncv.model_zoo.resnetv1b import ResNetV1b
 
-from ..activations import check_act_type, create_act
+from ..activations import check_act_type, check_count, create_act
 from ..errors import BadInput
-from .registry import register_model
+from .params import InitializeMissing
+from .registry import refuse_pretrained, register_model
 
-__all__ = ['BasicBlockV1bATAC', 'BottleneckV1bATAC', 'ResNet50_v1bATAC', 'get_resnet_v1b_atac']
+__all__ = ['BasicBlockV1bATAC', 'BottleneckV1bATAC', 'ResNet50_v1bATAC', 'get_resnet_v1b_atac',
+           'MAX_ACT_LAYERS']
+
+#: act_layers of the four-stage host: 0 (none) to 4 (every stage)
+MAX_ACT_LAYERS = 4
 
 
 class BasicBlockV1bATAC(HybridBlock):
@@ -106,7 +111,7 @@ class BottleneckV1bATAC(HybridBlock):
         return self.relu3(out + residual)
 
 
-class ResNet50_v1bATAC(ResNetV1b):
+class ResNet50_v1bATAC(InitializeMissing, ResNetV1b):
     r"""ResNet-v1b (GluonCV) whose last ``act_layers`` stages use ``act_type`` blocks.
 
     The official class name is kept although ``layers`` and ``block`` give any depth.
@@ -118,7 +123,7 @@ class ResNet50_v1bATAC(ResNetV1b):
     r : int
         ChaATAC reduction ratio.
     act_layers : int
-        Number of stages, counted from the last, that get ``act_type`` (paper: 2).
+        Number of stages, counted from the last, that get ``act_type``, 0 to 4 (paper: 2).
     layers : list of int
         Blocks per stage, e.g. ``[3, 4, 6, 3]``.
     classes : int, default 1000
@@ -139,6 +144,13 @@ class ResNet50_v1bATAC(ResNetV1b):
         check_act_type(act_type)
         if len(layers) != 4:
             raise BadInput('layers must list 4 stages, got %r' % (list(layers),))
+        for blocks in layers:  # GluonCV builds one block for 0 or -1
+            check_count('blocks per stage', blocks)
+        check_count('classes', classes)
+        check_count('act_layers', act_layers, 0)  # beyond the stages: all of them
+        if kwargs:  # GluonCV's ResNetV1b drops them: a misspelt argument would change nothing
+            raise TypeError('ResNet50_v1bATAC got unexpected keyword argument(s) %s'
+                            % ', '.join(sorted(kwargs)))
         block = BottleneckV1bATAC if block is None else block
         # the official rule: stage s (0-based) gets act_type when act_layers >= len(layers) - s
         self.act_types = [act_type if act_layers >= len(layers) - s else 'relu'
@@ -167,7 +179,8 @@ _DEPTHS = {18: (BasicBlockV1bATAC, [2, 2, 2, 2]), 34: (BasicBlockV1bATAC, [3, 4,
            152: (BottleneckV1bATAC, [3, 8, 36, 3])}
 
 
-def get_resnet_v1b_atac(depth, act_type='ChaATAC', r=2, act_layers=2, classes=1000, **kwargs):
+def get_resnet_v1b_atac(depth, act_type='ChaATAC', r=2, act_layers=2, classes=1000,
+                        pretrained=False, **kwargs):
     r"""ResNet-v1b of ``depth`` layers with ATAC in the last ``act_layers`` stages.
 
     Parameters
@@ -176,11 +189,14 @@ def get_resnet_v1b_atac(depth, act_type='ChaATAC', r=2, act_layers=2, classes=10
         18, 34, 50, 101 or 152.
     act_type, r, act_layers, classes
         See :class:`ResNet50_v1bATAC`; the defaults are the README's ImageNet command.
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
     **kwargs
         Further :class:`ResNet50_v1bATAC` arguments (last_gamma, dilated, norm_layer, ...).
     """
     if depth not in _DEPTHS:
         raise BadInput('unknown depth %r; valid: %s' % (depth, ', '.join(map(str, _DEPTHS))))
+    refuse_pretrained(pretrained, 'resnet%d_v1b_atac' % depth)
     block, layers = _DEPTHS[depth]
     kwargs.setdefault('name_prefix', 'resnetv1b_')
     return ResNet50_v1bATAC(act_type, r, act_layers, layers, classes=classes, block=block,
@@ -193,6 +209,8 @@ def _register(depth):
     factory.__name__ = 'resnet%d_v1b_atac' % depth
     factory.__doc__ = ('ResNet-%d v1b with ATAC in the last stages; keyword arguments as '
                        ':func:`get_resnet_v1b_atac`.' % depth)
+    factory.input_shape, factory.dataset = (1, 3, 224, 224), 'imagenet'
+    factory.max_act_layers = MAX_ACT_LAYERS
     return register_model(factory)
 
 

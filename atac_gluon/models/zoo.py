@@ -10,6 +10,7 @@ from gluoncv.model_zoo.resnetv1b import BasicBlockV1b, BottleneckV1b, ResNetV1b
 from ..errors import BadInput
 from .cifar import ResNet20V2ATAC
 from .imagenet import BasicBlockV1bATAC, BottleneckV1bATAC, ResNet50_v1bATAC
+from .params import read_parameters
 
 __all__ = ['from_gluoncv', 'load_shared_parameters']
 
@@ -51,7 +52,9 @@ def from_gluoncv(net, act_type='ChaATAC', r=2, useReLU=True, useGlobal=False, ac
 
     The architecture (depth, widths, classes, stem, downsampling, dilation) is read off ``net``;
     when ``net`` is initialized and ``copy_params``, its parameters are copied (the names are a
-    subset of the ATAC model's) and only the new activation units remain to be initialized.
+    subset of the ATAC model's) and only the new activation units remain to be initialized:
+    ``initialize()`` then initializes just those. A ``net`` initialized but never run (shapes
+    still deferred) cannot be copied: BadInput (run it once on an input first).
 
     Parameters
     ----------
@@ -71,9 +74,17 @@ def from_gluoncv(net, act_type='ChaATAC', r=2, useReLU=True, useGlobal=False, ac
     else:
         raise BadInput('from_gluoncv converts ResNetV1b and CIFARResNetV2 models, got %s'
                          % type(net).__name__)
-    params = net.collect_params()
-    if copy_params and all(p._data is not None for p in params.values()):
-        ctx = list(params.values())[0].list_ctx()
+    params = list(net.collect_params().values())
+    # pylint: disable=protected-access
+    if copy_params and any(p._data is not None or p._deferred_init for p in params):
+        pending = [p.name for p in params if p._data is None]
+        if pending:
+            raise BadInput('from_gluoncv: %d of the %d parameters of %s (e.g. %s) have no values '
+                           'yet (initialized but never run, so their shapes are unknown): run '
+                           'the network once on an input batch before converting it, or pass '
+                           'copy_params=False' % (len(pending), len(params), type(net).__name__,
+                                                  pending[0]))
+        ctx = params[0].list_ctx()
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, 'gluoncv.params')
             net.save_parameters(path)
@@ -81,7 +92,7 @@ def from_gluoncv(net, act_type='ChaATAC', r=2, useReLU=True, useGlobal=False, ac
     return atac
 
 
-def load_shared_parameters(net, path):
+def load_shared_parameters(net, path, what=None):
     r"""Copy the parameters of a checkpoint into the layers of ``net`` that have the same
     structural name and shape; leave the others (ATAC units, a classifier of another size) as
     they are. Parameters still uninitialized (or with deferred shapes) take the file's values.
@@ -92,15 +103,16 @@ def load_shared_parameters(net, path):
         Target network, e.g. an ATAC ResNet.
     path : str
         A ``save_parameters`` file, e.g. GluonCV's ``resnet50_v1b`` weights.
+    what : str, optional
+        How errors name the file (e.g. ``--pretrained-params x.params``); default ``path``.
 
     Returns
     -------
     dict
         ``loaded``, ``skipped`` (same name, other shape) and ``missing`` (not in the file) names.
     """
-    saved = mx.nd.load(path)
-    if not isinstance(saved, dict):
-        raise BadInput('%s: not a parameters file with names' % path)
+    what = what or path
+    saved = read_parameters(path, what)
     saved = {k.split(':', 1)[-1]: v for k, v in saved.items()}  # 'arg:'/'aux:' of exports
     report = {'loaded': [], 'skipped': [], 'missing': []}
     for name, param in net._collect_params_with_prefix().items():
@@ -111,7 +123,7 @@ def load_shared_parameters(net, path):
         else:
             report['skipped'].append(name)
     if not report['loaded']:
-        raise BadInput('%s: no parameter matches the network (another architecture?)' % path)
+        raise BadInput('%s: no parameter matches the network (another architecture?)' % what)
     # load_parameters does the rest right (deferred shapes, contexts), given only what fits
     with tempfile.TemporaryDirectory() as tmp:
         matching = os.path.join(tmp, 'matching.params')

@@ -27,7 +27,7 @@ import shutil
 import mxnet as mx
 import numpy as np
 
-from ..errors import BadInput, WriteFailed
+from ..errors import BadInput, WriteFailed, error_reason
 
 __all__ = ['Checkpoints', 'atomic_write_text', 'partial_path', 'write_durably', 'fsync_dir',
            'remove_partials', 'FORMAT']
@@ -111,11 +111,7 @@ def _file_entry(path):
 
 
 def _write_failure(err, what, save_dir, committed):
-    if isinstance(err, OSError):
-        reason = err.strerror or str(err)
-    else:  # an MXNetError: its message is a C++ check after a traceback header
-        lines = [line for line in str(err).splitlines() if 'MXNetError' in line or 'Check' in line]
-        reason = (lines[-1] if lines else str(err).strip().splitlines()[-1]).strip()[:200]
+    reason = err.strerror or str(err) if isinstance(err, OSError) else error_reason(err)
     kept = ('the checkpoint of epoch %d is intact' % committed if committed is not None
             else 'no checkpoint was complete yet')
     return WriteFailed('cannot write %s in %s (%s); %s' % (what, save_dir, reason, kept))
@@ -160,10 +156,10 @@ class Checkpoints(object):
         for name in sorted(n for n in names if n.endswith('.json') and _PARTIAL + '.' not in n):
             stem = name[:-len('.json')]
             beside = [stem + ext for ext in _DATA if stem + ext in names]
-            info = _read_manifest(self._path(name))
+            info, problem = _read_manifest(self._path(name))
             if info is None:
                 if beside:
-                    refused.append('%s (unreadable manifest of %s)' % (name, ', '.join(beside)))
+                    refused.append('%s is %s (beside %s)' % (name, problem, ', '.join(beside)))
                 continue  # some other JSON file
             manifests.append(info)
         named = {entry['name'] for info in manifests for entry in info['files'].values()}
@@ -332,14 +328,16 @@ class Checkpoints(object):
 
 
 def _read_manifest(path):
-    """The manifest at ``path`` if it is a complete one of this format, else None."""
+    """(manifest, None) if ``path`` is a complete manifest of this format, else (None, what is
+    wrong with it)."""
     try:
         with open(path) as f:
             info = json.load(f)
     except (OSError, ValueError):
-        return None
+        return None, 'not readable JSON'
     if not isinstance(info, dict) or info.get('format') != FORMAT:
-        return None
+        return None, ('not a checkpoint manifest of format %s (edited, or another version)'
+                      % FORMAT)
     try:
         stem, files = info['stem'], info['files']
         ok = (os.path.basename(path) == stem + '.json' and isinstance(info['epoch'], int)
@@ -350,7 +348,7 @@ def _read_manifest(path):
                       for e in files.values()))
     except (KeyError, TypeError):
         ok = False
-    return info if ok else None
+    return (info, None) if ok else (None, 'an edited or incomplete checkpoint manifest')
 
 
 def _link_or_copy(src, dst):

@@ -2,8 +2,10 @@
 have; a bad value raises BadInput naming the flag before anything is written."""
 import os
 
+from ..checks import check_file_in_dir, check_numbers, check_output_dir, flag_name, int_range
 from ..errors import BadInput
 from ..export import require_onnx
+from ..models.params import read_parameters
 
 __all__ = ['add_run_flags', 'check_run_flags']
 
@@ -31,40 +33,48 @@ _KVSTORES = ('local', 'device', 'nccl', 'dist_sync', 'dist_device_sync', 'dist_a
              'dist_sync_device', 'horovod', 'byteps')
 
 
-def _flag(dest):
-    """The command-line spelling of an option's destination."""
-    return '-j/--num-data-workers' if dest == 'num_workers' else '--' + dest.replace('_', '-')
-
-
-def check_run_flags(opt, positive=(), non_negative=(), files=()):
-    """Check the flags both scripts have (official and added) and the script's own ``positive``,
-    ``non_negative`` and existing-``files`` flags; BadInput names the first bad one. Sets
-    ``opt.lr_decay_epochs`` from ``--lr-decay-period`` / ``--lr-decay-epoch``."""
+def check_run_flags(opt, act_layers_max, files=(), parameter_files=(), output_dirs=(),
+                    log_file=None):
+    """Check the flags both scripts have (official and added) and the script's own: every
+    numeric flag by the shared table (``--act-layers`` from 0 to ``act_layers_max``, what the
+    host supports), the existing ``files`` and ``parameter_files`` (readable MXNet parameters),
+    the ``output_dirs`` and the ``log_file`` flag (a file in the first output dir) unless
+    ``--summary``; BadInput names the first bad one. Sets ``opt.lr_decay_epochs`` from
+    ``--lr-decay-period`` / ``--lr-decay-epoch``. Creates nothing."""
+    check_numbers(opt, {'act_layers': int_range(0, act_layers_max)})
     if opt.mode not in (None, 'imperative', 'hybrid'):
         raise BadInput('--mode must be imperative or hybrid, got %r' % opt.mode)
-    for flag in ('batch_size', 'num_epochs', 'lr') + tuple(positive):
-        value = getattr(opt, flag)
-        if value is not None and value <= 0:
-            raise BadInput('%s must be positive, got %s' % (_flag(flag), value))
-    for flag in ('num_workers', 'lr_decay_period') + tuple(non_negative):
-        if getattr(opt, flag) < 0:
-            raise BadInput('%s must not be negative, got %s' % (_flag(flag), getattr(opt, flag)))
-    for flag in files:
-        path = getattr(opt, flag)
-        if path and not os.path.isfile(path):
-            raise BadInput('%s %s: no such file' % (_flag(flag), path))
-    if opt.lr_decay_period > 0:
-        opt.lr_decay_epochs = list(range(opt.lr_decay_period, opt.num_epochs,
-                                         opt.lr_decay_period))
-    else:
-        try:
-            opt.lr_decay_epochs = [int(e) for e in opt.lr_decay_epoch.split(',') if e.strip()]
-        except ValueError:
-            raise BadInput('--lr-decay-epoch must be comma-separated epochs such as 40,60, got '
-                           '%r' % opt.lr_decay_epoch)
+    opt.lr_decay_epochs = _decay_epochs(opt)
     if opt.kvstore not in _KVSTORES:
         raise BadInput('--kvstore must be one of %s, got %r' % (', '.join(_KVSTORES), opt.kvstore))
-    if opt.cpu_threads is not None and opt.cpu_threads <= 0:
-        raise BadInput('--cpu-threads must be positive, got %d' % opt.cpu_threads)
+    for flag in tuple(files) + tuple(parameter_files):
+        path = getattr(opt, flag)
+        if path and not os.path.isfile(path):
+            raise BadInput('%s %s: no such file' % (flag_name(flag), path))
+    for flag in parameter_files:
+        path = getattr(opt, flag)
+        if path:
+            read_parameters(path, '%s %s' % (flag_name(flag), path))
+    if not getattr(opt, 'summary', False):  # --summary writes nothing
+        for flag in output_dirs:
+            check_output_dir(getattr(opt, flag), flag_name(flag))
+        if log_file:
+            check_file_in_dir(getattr(opt, log_file), flag_name(log_file),
+                              getattr(opt, output_dirs[0]))
     if opt.export:
         require_onnx('--export')  # before training, not after it
+
+
+def _decay_epochs(opt):
+    """The epochs at which the rate decays: every ``--lr-decay-period`` epochs, else the
+    ``--lr-decay-epoch`` list (non-negative integers)."""
+    if opt.lr_decay_period > 0:
+        return list(range(opt.lr_decay_period, opt.num_epochs, opt.lr_decay_period))
+    try:
+        epochs = [int(e) for e in opt.lr_decay_epoch.split(',') if e.strip()]
+    except ValueError:
+        epochs = [-1]
+    if any(e < 0 for e in epochs):
+        raise BadInput('--lr-decay-epoch must be comma-separated non-negative epochs such as '
+                       '40,60, got %r' % opt.lr_decay_epoch)
+    return epochs

@@ -83,6 +83,7 @@ def plot_history(records, path, errors=cifar_errors):
         history.update(errors(record))
     import matplotlib.pyplot as plt
     try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # --save-plot-dir
         # through a partial file, so a kill never leaves a torn PNG under the final name
         write_durably(path, lambda tmp: history.plot(save_path=tmp))
         fsync_dir(os.path.dirname(os.path.abspath(path)))

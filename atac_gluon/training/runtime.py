@@ -1,5 +1,6 @@
 """Run plumbing shared by the scripts: contexts, seeding, logging, progress."""
 import logging
+import os
 import random
 import sys
 import time
@@ -7,7 +8,8 @@ import time
 import mxnet as mx
 import numpy as np
 
-from ..errors import BadInput
+from ..errors import BadInput, error_reason
+from ..models.params import describe_mismatch, read_parameters
 
 __all__ = ['contexts_from_gpus', 'seed_epoch', 'setup_logging', 'Progress',
            'load_parameters_checked']
@@ -93,12 +95,20 @@ class Progress(object):
             self.bar.close()
 
 
-def load_parameters_checked(net, path, flag, ctx):
-    """``net.load_parameters(path)``, with a file that does not fit the network reported as
-    BadInput naming ``flag`` (MXNet raises AssertionError, ValueError or MXNetError, with long
-    messages)."""
+def load_parameters_checked(net, path, flag, ctx, hint_flags=None, cast_dtype=False):
+    """``net.load_parameters(path)``, with a file that is not a parameters file or does not fit
+    the network reported as one BadInput line naming ``flag`` and ``path``: the first difference
+    and the flags of the model the file fits (those in ``hint_flags``, e.g. the flags the command
+    has; default: all that can be inferred but ``--model``). ``cast_dtype`` casts each value to
+    the dtype of the network's parameter (a float16 checkpoint into a float32 network)."""
+    what = '%s %s' % (flag, path)
+    if not os.path.isfile(path):
+        raise BadInput('%s: no such file' % what)
+    problem = describe_mismatch(net, read_parameters(path, what), hint_flags)
+    if problem:
+        raise BadInput('%s does not fit the model: %s' % (what, problem))
     try:
-        net.load_parameters(path, ctx=ctx)
+        net.load_parameters(path, ctx=ctx, cast_dtype=cast_dtype, dtype_source='current')
     except (AssertionError, ValueError, mx.base.MXNetError) as err:
-        raise BadInput('%s %s does not fit the model: %s'
-                       % (flag, path, str(err).strip().splitlines()[0][:300]))
+        # what the names and shapes do not show, e.g. a float16 file for a float32 model
+        raise BadInput('%s does not fit the model: %s' % (what, error_reason(err))) from None

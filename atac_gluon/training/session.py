@@ -1,14 +1,12 @@
 """Start or resume a run in its save directory: the log file, the checkpoints and metrics of the
 directory, and ``--resume``."""
 import os
-import shutil
-import tempfile
 
 import mxnet as mx
 
-from ..errors import BadInput, WriteFailed
+from ..errors import BadInput
 from ..export import export_all
-from .checkpoint import Checkpoints, fsync_dir
+from .checkpoint import Checkpoints
 from .metrics import MetricsLog
 from .runtime import setup_logging
 
@@ -84,8 +82,8 @@ class Session(object):
     def export(self, net, name, input_shape):
         """Export ``net`` (a fresh, uninitialised copy of the trained model) with the parameters
         of the best checkpoint, else the last, to ``<save_dir>/<name>-symbol.json``,
-        ``<name>-0000.params`` and ``<name>.onnx``; returns the paths. The files are written in a
-        partial directory and renamed into place, so a kill leaves no torn export."""
+        ``<name>-0000.params`` and ``<name>.onnx`` (renamed into place: a kill leaves no torn
+        export); returns the paths."""
         info = (self.checkpoints.newest_intact(self.log, kind='best')
                 or self.checkpoints.newest_intact(self.log))
         if info is None:
@@ -94,18 +92,4 @@ class Session(object):
         net.load_parameters(self.checkpoints.path_of(info), ctx=mx.cpu(), cast_dtype=True,
                             dtype_source='current')
         self.log.info('exporting %s (epoch %d)', info['stem'], info['epoch'])
-        staging = tempfile.mkdtemp(prefix='export.partial.', dir=self.save_dir)
-        try:
-            written = export_all(net, os.path.join(staging, name), input_shape, onnx=True)
-            paths = []
-            for path in written:
-                final = os.path.join(self.save_dir, os.path.basename(path))
-                os.replace(path, final)
-                paths.append(final)
-            fsync_dir(self.save_dir)
-        except OSError as err:
-            raise WriteFailed('cannot write the export of %s in %s (%s); the checkpoints are '
-                              'intact' % (info['stem'], self.save_dir, err.strerror)) from None
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return paths
+        return export_all(net, os.path.join(self.save_dir, name), input_shape, onnx=True)
