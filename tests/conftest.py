@@ -21,3 +21,14 @@ def official_layout():
 def _seed():
     mx.random.seed(7)
     np.random.seed(7)
+
+
+@pytest.fixture(scope='session')
+def rec_data(tmp_path_factory):
+    """Flags of a tiny RecordIO train/val pair: 20 and 7 images of 3 classes, 36x36."""
+    from imagenet_fakes import write_rec_pair
+    root = tmp_path_factory.mktemp('rec')
+    train = write_rec_pair(str(root / 'train'), 20, 3, size=36)
+    val = write_rec_pair(str(root / 'val'), 7, 3, size=36, seed=1)
+    return ['--use-rec', '--rec-train', train[0], '--rec-train-idx', train[1],
+            '--rec-val', val[0], '--rec-val-idx', val[1]]

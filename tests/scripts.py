@@ -1,10 +1,12 @@
 """Running the training scripts from tests: as subprocesses (end to end, kill -9) or in-process
 (fast checks of flags)."""
 import importlib.util
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,3 +45,23 @@ def load(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def records(save_dir):
+    """The metrics.jsonl records of a run directory."""
+    with open(os.path.join(str(save_dir), 'metrics.jsonl')) as f:
+        return [json.loads(line) for line in f]
+
+
+def wait_for_epochs(proc, save_dir, epochs, timeout=120):
+    """Wait until the run ``proc`` has written ``epochs`` metrics lines; True if it is still
+    running then (so it can be killed or interrupted mid-run)."""
+    metrics = os.path.join(str(save_dir), 'metrics.jsonl')
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(metrics):
+            with open(metrics) as f:
+                if len(f.read().splitlines()) >= epochs:
+                    break
+        time.sleep(0.02)
+    return proc.poll() is None

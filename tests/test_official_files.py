@@ -16,7 +16,6 @@ from atac_gluon.errors import BadInput
 from atac_gluon.training.official import check_trainer_states, load_trainer_states
 from atac_gluon.training.runtime import load_parameters_checked
 from atac_gluon.training.schedules import warmup_schedule
-from imagenet_fakes import write_rec_pair
 from scripts import run
 
 SCRIPT = 'train_imagenet.py'
@@ -317,15 +316,6 @@ def test_states_of_another_model_or_optimizer(tmp_path, kind, message):
     with pytest.raises(BadInput) as err:
         load_trainer_states(our_trainer(net), path)
     assert_one_line(err.value, path, message)
-
-
-@pytest.fixture(scope='module')
-def rec_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('rec')
-    train = write_rec_pair(str(root / 'train'), 20, 3, size=36)
-    val = write_rec_pair(str(root / 'val'), 7, 3, size=36, seed=1)
-    return ['--use-rec', '--rec-train', train[0], '--rec-train-idx', train[1],
-            '--rec-val', val[0], '--rec-val-idx', val[1]]
 
 
 def test_train_imagenet_resumes_the_official_files(official, rec_data, tmp_path):

@@ -9,14 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import mxnet as mx
 import pytest
 
 from atac_gluon.training.checkpoint import FORMAT
 from cifar_fakes import write_release
-from scripts import ROOT, load, offline_env, run
+from scripts import ROOT, load, offline_env, run, wait_for_epochs
 
 SCRIPT = 'train_cifar.py'
 PREFIX = 'cifar10-ResNet20_b_1_ChaATAC'
@@ -213,13 +212,7 @@ def test_ctrl_c_keeps_the_checkpoints_and_resume_finishes_the_run(tmp_path, data
         '--save-dir', str(broken), '--save-plot-dir', str(broken)]
     victim = subprocess.Popen(args, cwd=str(tmp_path), env=offline_env(tmp_path),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    metrics = broken / 'metrics.jsonl'
-    deadline = time.time() + 120
-    while time.time() < deadline and victim.poll() is None:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.02)
-    assert victim.poll() is None, 'the run ended before it could be interrupted'
+    assert wait_for_epochs(victim, broken, 2), 'the run ended before it could be interrupted'
     victim.send_signal(signal.SIGINT)
     _, stderr = victim.communicate(timeout=120)
     assert victim.returncode == 130, stderr

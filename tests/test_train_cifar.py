@@ -1,16 +1,14 @@
 """train_cifar.py end to end on tiny data: learning, CIFAR layouts, labels, contexts, resume
 after kill -9, the NaN guard, --summary and bad input (--export: test_export.py)."""
-import json
 import os
 import signal
-import time
 
 import mxnet as mx
 import numpy as np
 import pytest
 
 from cifar_fakes import write_release
-from scripts import load, run, start
+from scripts import load, records, run, start, wait_for_epochs
 
 SCRIPT = 'train_cifar.py'
 DIGITS = ['--dataset', 'digits', '--blocks', '1', '--useReLU', '--mode', 'hybrid', '-j', '0',
@@ -18,11 +16,6 @@ DIGITS = ['--dataset', 'digits', '--blocks', '1', '--useReLU', '--mode', 'hybrid
 # images per file of the fake CIFAR releases used for whole runs
 COUNTS = {('cifar10', True): 8, ('cifar10', False): 12, ('cifar100', True): 40,
           ('cifar100', False): 12}
-
-
-def records(save_dir):
-    with open(os.path.join(str(save_dir), 'metrics.jsonl')) as f:
-        return [json.loads(line) for line in f]
 
 
 def params_of(path):
@@ -93,13 +86,7 @@ def test_kill_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
 
     resumed_args = args + ['--save-dir', str(broken), '--save-plot-dir', str(broken)]
     victim = start(SCRIPT, resumed_args, tmp_path)
-    metrics = broken / 'metrics.jsonl'
-    deadline = time.time() + 120
-    while time.time() < deadline and victim.poll() is None:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.05)
-    assert victim.poll() is None, 'the run ended before it could be killed'
+    assert wait_for_epochs(victim, broken, 2), 'the run ended before it could be killed'
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert len(records(broken)) < 4

@@ -1,7 +1,6 @@
 """train_imagenet.py end to end at a tiny input size: RecordIO and image-folder input with the
 README recipe's flags together, checkpoints, resume, distillation from a local teacher, the LR
 schedule following the data, --summary without data, and bad input."""
-import json
 import math
 import os
 
@@ -9,8 +8,8 @@ import mxnet as mx
 import pytest
 from gluoncv.model_zoo import get_model as gluoncv_model
 
-from imagenet_fakes import write_image_folder, write_rec_pair
-from scripts import load, run
+from imagenet_fakes import write_image_folder
+from scripts import load, records, run
 
 SCRIPT = 'train_imagenet.py'
 MODEL = 'ResNet50_v1b_ChaATAC'
@@ -19,20 +18,6 @@ RECIPE = ['--mode', 'hybrid', '--lr', '0.075', '--lr-mode', 'cosine', '--warmup-
           '--last-gamma', '--no-wd', '--label-smoothing', '--mixup', '--r', '2',
           '--act-layers', '2', '--input-size', '32', '--batch-size', '8', '-j', '1',
           '--save-frequency', '1', '--log-interval', '1']
-
-
-def records(save_dir):
-    with open(os.path.join(str(save_dir), 'metrics.jsonl')) as f:
-        return [json.loads(line) for line in f]
-
-
-@pytest.fixture(scope='module')
-def rec_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('rec')
-    train = write_rec_pair(str(root / 'train'), 20, 3, size=36)
-    val = write_rec_pair(str(root / 'val'), 7, 3, size=36, seed=1)
-    return ['--use-rec', '--rec-train', train[0], '--rec-train-idx', train[1],
-            '--rec-val', val[0], '--rec-val-idx', val[1]]
 
 
 def cosine_warmup_lr(base, epoch, iters, warmup, epochs):

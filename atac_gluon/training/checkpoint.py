@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import BadInput, WriteFailed, error_reason
 
-__all__ = ['Checkpoints', 'atomic_write_text', 'partial_path', 'write_durably', 'fsync_dir',
+__all__ = ['Checkpoints', 'atomic_write_text', 'partial_path', 'write_durably', 'fsync',
            'remove_partials', 'FORMAT']
 
 FORMAT = 'atac-gluon-checkpoint/2'
@@ -44,16 +44,8 @@ def partial_path(path):
     return root + _PARTIAL + ext
 
 
-def fsync_dir(path):
-    """Make the renames in directory ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path):
+def fsync(path):
+    """Make the contents of file ``path``, or the renames in directory ``path``, durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -67,7 +59,7 @@ def write_durably(path, write, check=None):
     tmp = partial_path(path)
     try:
         write(tmp)
-        _fsync_file(tmp)
+        fsync(tmp)
         if check is not None:
             check(tmp)
         os.replace(tmp, path)
@@ -95,7 +87,7 @@ def atomic_write_text(path, text):
         with open(tmp, 'w') as f:
             f.write(text)
     write_durably(path, write)
-    fsync_dir(os.path.dirname(os.path.abspath(path)))
+    fsync(os.path.dirname(os.path.abspath(path)))
 
 
 def _sha256(path):
@@ -251,7 +243,7 @@ class Checkpoints(object):
             path = self._path(stem + ext)
             write_durably(path, write, check)
             files[key] = _file_entry(path)
-        fsync_dir(self.save_dir)
+        fsync(self.save_dir)
         manifest = dict(info, format=FORMAT, stem=stem, kind='epoch', files=files,
                         numpy_rng=_rng_state())
         atomic_write_text(self._path(stem + '.json'), _dumps(manifest))
@@ -266,7 +258,7 @@ class Checkpoints(object):
             dst = self._path(stem + os.path.splitext(entry['name'])[1])
             write_durably(dst, lambda tmp, src=src: _link_or_copy(src, tmp))
             files[key] = dict(entry, name=os.path.basename(dst))
-        fsync_dir(self.save_dir)
+        fsync(self.save_dir)
         atomic_write_text(self._path(stem + '.json'),
                           _dumps(dict(manifest, stem=stem, kind='best', files=files)))
 

@@ -4,7 +4,7 @@ import json
 import os
 
 from ..errors import BadInput, WriteFailed
-from .checkpoint import atomic_write_text, fsync_dir, write_durably
+from .checkpoint import atomic_write_text, fsync, write_durably
 
 __all__ = ['MetricsLog', 'plot_history']
 
@@ -86,7 +86,7 @@ def plot_history(records, path, errors=cifar_errors):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # --save-plot-dir
         # through a partial file, so a kill never leaves a torn PNG under the final name
         write_durably(path, lambda tmp: history.plot(save_path=tmp))
-        fsync_dir(os.path.dirname(os.path.abspath(path)))
+        fsync(os.path.dirname(os.path.abspath(path)))
     except OSError as err:
         raise WriteFailed('cannot write the plot %s (%s)' % (path, err.strerror)) from None
     finally:
