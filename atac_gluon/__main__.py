@@ -4,7 +4,7 @@ import sys
 
 import mxnet as mx
 
-from .export import (add_model_flags, check_model_flags, default_input_shape,
+from .cli import (add_model_flags, check_model_flags, default_input_shape,
                      model_from_flags, parse_shape)
 from .flops import summary
 from .errors import run_main

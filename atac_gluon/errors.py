@@ -38,10 +38,20 @@ class Interrupted(RuntimeError):
     """Ctrl-C (SIGINT) during a run; the message says how to continue (exit code 130)."""
 
 
-def error_reason(err, limit=200):
+def error_reason(err, limit=200, unwrap=False):
     """The informative line of an exception's message, for a one-line error: MXNet's messages
     start with a C++ traceback, and the reason is on the line that says ``MXNetError:`` (or
-    ``Check failed``); other messages keep their first line."""
+    ``Check failed``); other messages keep their first line. With ``unwrap``, the innermost of
+    exceptions wrapped in one another (in a ``reason`` attribute or the first argument) speaks:
+    requests wraps urllib3's errors twice, and only the innermost says what failed."""
+    if unwrap:
+        for _ in range(10):  # bounded: a chain of wrapped exceptions could in principle loop
+            inner = getattr(err, 'reason', None)
+            if not isinstance(inner, BaseException) and err.args:
+                inner = err.args[0]
+            if not isinstance(inner, BaseException):
+                break
+            err = inner
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     reasons = [line for line in lines if 'Error:' in line or 'Check failed' in line]
     if reasons:

@@ -20,7 +20,7 @@ from .data.batches import to_normalized_nchw
 from .data.cifar import CIFAR_MEAN, CIFAR_STD
 from .data.digits import digits_normalization
 from .data.imagenet import DEFAULT_CROP_RATIO, folder_val_transform
-from .export import add_model_flags, check_model_flags, load_model
+from .cli import add_model_flags, check_model_flags, load_model
 from .errors import BadInput, run_main
 from .models import model_factory
 

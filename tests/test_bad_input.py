@@ -19,7 +19,7 @@ from gluoncv.model_zoo import get_model as gluoncv_model
 import atac_gluon
 from atac_gluon.__main__ import main as summary_main
 from atac_gluon.errors import BadInput, run_main
-from atac_gluon.export import default_input_shape
+from atac_gluon.cli import default_input_shape
 from atac_gluon.export import main as export_main
 from atac_gluon.predict import main as predict_main
 from cifar_fakes import write_release

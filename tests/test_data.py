@@ -15,8 +15,9 @@ import pytest
 from atac_gluon.data import (CIFAR_MEAN, CIFAR_STD, DIGITS_NUM_CLASSES, TRAIN_PAD, BatchIterator,
                              DataError, cifar_num_classes, crop_flip, draw_crop_flip,
                              load_cifar, load_digits32, random_crop_flip, to_normalized_nchw)
-from atac_gluon.data import batches as batches_module
 from atac_gluon.data import cifar
+from atac_gluon.data.seeds import (AUGMENTATION_STREAM, GLOBAL_STREAM, INIT_STREAM,
+                                   SHUFFLE_STREAM, derived_seed)
 from cifar_fakes import ARCHIVES, FOLDERS, TINY, fake_pixels, write_release
 
 
@@ -96,6 +97,8 @@ def test_empty_default_dir_fails_fast_naming_path(tmp_path, monkeypatch, capsys)
     assert time.perf_counter() - start < 10
     assert os.path.join(str(tmp_path), 'datasets', 'cifar100') in message
     assert 'download failed' in message and '--data-dir' in message
+    # requests' wrapping is unwrapped: the innermost error says what failed
+    assert 'Connection refused' in message and 'Max retries' not in message
     assert '\n' not in message
     assert capsys.readouterr().out == ''   # MXNet's retry chatter stays off stdout
 
@@ -377,7 +380,7 @@ def test_float_nchw_data_is_cropped_without_renormalising():
     batches = epoch_batches(iterator, 0)
     first = batches[0][0]
     # The documented derivation: (seed, epoch, augmentation stream, batch index).
-    rng = np.random.SeedSequence([4, 0, batches_module._AUGMENTATION_STREAM, 0])
+    rng = derived_seed(4, 0, AUGMENTATION_STREAM, 0, bits=128)
     offsets, flips = draw_crop_flip(8, TRAIN_PAD, rng)
     expected = reference_crop_flip(images[:8].transpose(0, 2, 3, 1), offsets, flips, TRAIN_PAD)
     np.testing.assert_array_equal(first, expected.transpose(0, 3, 1, 2))
@@ -433,3 +436,27 @@ def test_augmentation_throughput():
           '%.0f images/s (0 workers), %.0f images/s (2 workers)' % (rate, rates[0], rates[2]))
     # Training consumes ~350 images/s on this 2-core machine.
     assert rate > 2000 and min(rates.values()) > 2000
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def test_derived_seeds_are_fixed_sized_and_distinct_per_stream():
+    streams = (SHUFFLE_STREAM, AUGMENTATION_STREAM, GLOBAL_STREAM, INIT_STREAM)
+    assert len(set(streams)) == len(streams)
+    seeds = {derived_seed(seed, epoch, stream, *keys)
+             for seed in (0, 1) for epoch in (0, 1) for stream in streams for keys in ((), (0,))}
+    assert len(seeds) == 2 * 2 * 4 * 2 and all(0 <= s < 2 ** 31 for s in seeds)
+    assert derived_seed(3, 2, SHUFFLE_STREAM) == derived_seed(3, 2, SHUFFLE_STREAM)
+    for bits in (1, 31, 32, 33, 64, 128):
+        assert 0 <= derived_seed(3, 2, SHUFFLE_STREAM, bits=bits) < 2 ** bits
+    # the documented derivation: a node of the seed's SeedSequence tree, words little-endian
+    words = np.random.SeedSequence(3, spawn_key=(2, SHUFFLE_STREAM)).generate_state(4)
+    assert derived_seed(3, 2, SHUFFLE_STREAM) == words[0] & 0x7fffffff
+    assert derived_seed(3, 2, SHUFFLE_STREAM, bits=128) == sum(
+        int(word) << (32 * i) for i, word in enumerate(words))
+    assert derived_seed(3, 2, SHUFFLE_STREAM, 0) != derived_seed(3, 2, SHUFFLE_STREAM)
+    with pytest.raises(ValueError, match='>= 0'):
+        derived_seed(3, -1, SHUFFLE_STREAM)
+    with pytest.raises(ValueError, match='bits'):
+        derived_seed(3, 2, SHUFFLE_STREAM, bits=0)

@@ -1,5 +1,6 @@
-"""Tests of atac_gluon.data.imagenet: RecordIO header statistics and checks, image-folder
-statistics, both iterator kinds (shapes, lengths, labels, padding) and corrupt-file errors.
+"""Tests of atac_gluon.data.recordio (RecordIO header statistics and checks) and
+atac_gluon.data.imagenet: image-folder statistics, both iterator kinds (shapes, lengths,
+labels, padding, seeds) and corrupt-file errors.
 
 Everything runs on tiny fake copies (40-pixel JPEGs) written by ``imagenet_fakes``.
 """
@@ -10,9 +11,10 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from atac_gluon.data import DataError
-from atac_gluon.data.imagenet import (RECORDIO_MAGIC, folder_iterators, folder_stats,
-                                      rec_iterators, rec_num_samples, rec_stats, val_resize)
+from atac_gluon.data import DataError, imagenet
+from atac_gluon.data.imagenet import folder_iterators, folder_stats, rec_iterators, val_resize
+from atac_gluon.data.recordio import RECORDIO_MAGIC, rec_num_samples, rec_stats
+from atac_gluon.data.seeds import AUGMENTATION_STREAM, SHUFFLE_STREAM, derived_seed
 from imagenet_fakes import corrupt_record, read_idx, write_image_folder, write_rec_pair
 
 INPUT = 32
@@ -49,6 +51,8 @@ def test_rec_stats_counts_records_and_classes(tmp_path):
     rec, idx = write_rec_pair(str(tmp_path / 'a'), 11, 5)
     assert rec_stats(rec, idx) == (11, 5)
     assert rec_num_samples(idx) == 11
+    # the scripts read the statistics through the pipelines' module
+    assert imagenet.rec_stats is rec_stats and imagenet.RECORDIO_MAGIC == RECORDIO_MAGIC
 
 
 def test_rec_stats_takes_the_largest_label_wherever_it_is(tmp_path):
@@ -231,7 +235,8 @@ def test_rec_iterators_pass_the_official_parameters(tmp_path, monkeypatch):
                          std_g=57.12, std_b=57.375)
     common = dict(normalisation, preprocess_threads=1, batch_size=2, verbose=False,
                   data_shape=(3, INPUT, INPUT))
-    seeds = {key: made[0][key] for key in ('seed', 'seed_aug')}
+    seeds = {'seed': derived_seed(5, 0, SHUFFLE_STREAM),
+             'seed_aug': derived_seed(5, 0, AUGMENTATION_STREAM)}
     assert made[0] == dict(common, path_imgrec=paths[0], path_imgidx=paths[1], shuffle=True,
                            rand_mirror=True, random_resized_crop=True,
                            max_aspect_ratio=4 / 3, min_aspect_ratio=3 / 4, max_random_area=1,

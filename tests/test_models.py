@@ -205,6 +205,60 @@ def test_registry_names():
     assert net.output._units == 100
 
 
+def test_registered_names_are_explicit_functions():
+    """Each name is a greppable ``def <name>(`` of its module, documented, with the family
+    attributes the command lines read; no registration loop builds names."""
+    import inspect
+    from atac_gluon.models import model_factory
+    for name in list_models():
+        factory = model_factory(name)
+        source = inspect.getsource(inspect.getmodule(factory))
+        assert factory.__name__ == name and '\ndef %s(pretrained=False, classes=' % name in source
+        assert 'globals()' not in source
+        assert all(word in factory.__doc__ for word in ('Parameters', 'pretrained', 'classes'))
+        assert len(factory.input_shape) == 4 and factory.dataset and factory.max_act_layers == 4
+    for depth in (8, 14, 20, 26, 32):  # the paper's CIFAR depths, blocks 1 to 5
+        assert 'cifar_resnet%d_v2_atac' % depth in list_models()
+    # the family factories (any depth) carry the attributes of their registered names
+    for family, name in [(get_cifar_resnet_atac, 'cifar_resnet20_v2_atac'),
+                         (atac_gluon.get_resnet_v1b_atac, 'resnet50_v1b_atac')]:
+        assert [getattr(family, a) for a in ('input_shape', 'dataset', 'max_act_layers')] == \
+            [getattr(model_factory(name), a) for a in ('input_shape', 'dataset', 'max_act_layers')]
+
+
+@pytest.mark.parametrize('key,name,kwargs', [
+    ('cifar_atac_b3_r2', 'cifar_resnet20_v2_atac', dict(classes=100, r=2, useReLU=True)),
+    ('r50_atac_r2_al2', 'resnet50_v1b_atac', dict(r=2, act_layers=2)),
+])
+def test_registry_builds_the_layout_of_the_classes(official_layout, key, name, kwargs):
+    spec = official_layout[key]
+    layouts = []
+    for net in (get_model(name, **kwargs), build_official(spec)):
+        net.initialize()
+        net(mx.nd.zeros((1, 3, 32, 32)))  # the parameter shapes do not depend on the image size
+        layouts.append(layout_of(net))
+    assert layouts[0] == layouts[1] == spec['parameters']
+    assert list(layouts[0]) == list(layouts[1])  # same order too
+
+
+def test_v1b_blocks_are_gluoncv_blocks_with_their_activations_swapped():
+    from gluoncv.model_zoo.resnetv1b import BasicBlockV1b, BottleneckV1b
+    from atac_gluon import BottleneckV1bATAC
+    from mxnet.gluon.nn import BatchNorm
+    for ours, theirs, swapped in [
+            (BottleneckV1bATAC('ChaATAC', 2, 16), BottleneckV1b(16, norm_layer=BatchNorm),
+             ['relu1', 'relu2']),
+            (BasicBlockV1bATAC('ChaATAC', 2, 16), BasicBlockV1b(16, norm_layer=BatchNorm),
+             ['relu1'])]:
+        assert isinstance(ours, type(theirs))
+        assert list(ours._children) == list(theirs._children)  # the places are kept
+        assert [name for name, child in ours._children.items()
+                if type(child) is not type(theirs._children[name])] == swapped
+        assert all(getattr(ours, name) is ours._children[name] for name in swapped)
+    relu = BasicBlockV1bATAC('relu', 2, 16)
+    assert type(relu.relu1) is type(BasicBlockV1b(16, norm_layer=BatchNorm).relu1)
+
+
 @pytest.mark.parametrize('call,message', [
     (lambda: get_model('resnet50_atac'), "unknown model 'resnet50_atac'.*cifar_resnet20_v2_atac"),
     (lambda: get_cifar_resnet_atac(1, act_type='xUnit'), 'unknown act_type .xUnit.*ChaATAC'),

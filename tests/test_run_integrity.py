@@ -20,9 +20,9 @@ from scripts import ROOT, load, offline_env, run, wait_for_epochs
 SCRIPT = 'train_cifar.py'
 PREFIX = 'cifar10-ResNet20_b_1_ChaATAC'
 COUNTS = {('cifar10', True): 8, ('cifar10', False): 12}  # 40 training, 12 validation images
-# seed 0: the best checkpoint changes at epoch 2, so an old best is removed during the run
+# seed 4: the best checkpoint changes at epoch 2, so an old best is removed during the run
 RUN = ['--blocks', '1', '--batch-size', '8', '--num-epochs', '3', '--save-period', '2',
-       '--mode', 'hybrid', '-j', '0', '--seed', '0', '--lr', '0.1', '--cpu-threads', '1']
+       '--mode', 'hybrid', '-j', '0', '--seed', '4', '--lr', '0.1', '--cpu-threads', '1']
 VOLATILE = ('time', 'samples_per_sec')
 
 
@@ -145,11 +145,16 @@ def error_lines(stderr):
 def test_a_truncated_newest_checkpoint_falls_back_and_says_so(tmp_path, data_dir, reference):
     out = tmp_path / 'run'
     shutil.copytree(reference, str(out))
-    newest = out / ('%s-2.params' % PREFIX)
-    newest.write_bytes(newest.read_bytes()[:1000])
+    # epoch 2's parameters (the best's are the same file, a hard link, in a run's directory)
+    damaged = [name for name in os.listdir(str(out))
+               if name.endswith(('-2.params', '-2-best.params'))]
+    assert len(damaged) == 2
+    for name in damaged:
+        (out / name).write_bytes((out / name).read_bytes()[:1000])
     proc = run_in(tmp_path, data_dir, out, ['--resume'])
     assert proc.returncode == 0, proc.stderr
     assert 'skipped checkpoint %s-2: %s-2.params has 1000 bytes' % (PREFIX, PREFIX) in proc.stderr
+    assert '-2-best.params has 1000 bytes' in proc.stderr
     assert 'resumed from %s-1 (epoch 1 done' % PREFIX in proc.stderr
     assert comparable_state(str(out)) == comparable_state(reference)
 

@@ -7,6 +7,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from atac_gluon.training.tasks import CifarTask
 from cifar_fakes import write_release
 from scripts import load, records, run, start, wait_for_epochs
 
@@ -195,7 +196,8 @@ def test_resume_refuses_other_model_flags_and_fresh_runs_refuse_old_checkpoints(
 
 def test_resume_from_a_file_of_another_model_exits_2(script, tmp_path, capsys):
     module = load(SCRIPT)
-    net = module.build_model(module.parse_args(DIGITS), 10)
+    opt = module.parse_args(DIGITS)
+    net = CifarTask(opt).build_model(opt, 10)
     net.initialize()
     net(mx.nd.zeros((1, 3, 32, 32)))
     path = str(tmp_path / 'b1.params')

@@ -8,5 +8,5 @@ from .errors import DataError
 
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'DATASETS', 'DIGITS_NUM_CLASSES', 'DIGITS_SIZE',
            'RECORDS_PER_FILE', 'TRAIN_PAD', 'BatchIterator', 'DataError', 'cifar_num_classes',
-           'crop_flip', 'default_data_dir', 'digits_normalization', 'draw_crop_flip', 'load_cifar', 'load_digits32',
-           'random_crop_flip', 'to_normalized_nchw']
+           'crop_flip', 'default_data_dir', 'digits_normalization', 'draw_crop_flip', 'load_cifar',
+           'load_digits32', 'random_crop_flip', 'to_normalized_nchw']

@@ -4,8 +4,8 @@ The official CIFAR pipeline transforms one image at a time (gluoncv
 ``RandomCrop(32, pad=4)``, ``RandomFlipLeftRight``, ``ToTensor``, ``Normalize``),
 which starves a 2-core machine.  Here the same transforms act on a whole batch
 with a few vectorised numpy operations, and every random draw comes from a
-generator derived from (seed, epoch, batch index), so the batches do not depend
-on the number of worker threads nor on whether a run was resumed.
+generator derived from (seed, epoch, batch index) by ``seeds.derived_seed``, so the
+batches do not depend on the number of worker threads nor on whether a run was resumed.
 """
 import collections
 import concurrent.futures
@@ -15,6 +15,7 @@ import mxnet as mx
 import numpy as np
 
 from .errors import DataError
+from .seeds import AUGMENTATION_STREAM, SHUFFLE_STREAM, derived_seed
 
 __all__ = ['TRAIN_PAD', 'BatchIterator', 'EpochBatches', 'check_batch_fits', 'crop_flip',
            'draw_crop_flip', 'random_crop_flip', 'to_normalized_nchw']
@@ -23,9 +24,6 @@ __all__ = ['TRAIN_PAD', 'BatchIterator', 'EpochBatches', 'check_batch_fits', 'cr
 TRAIN_PAD = 4
 
 _LAST_BATCH = ('discard', 'keep')
-# Distinct tags keep the permutation and augmentation streams of an epoch apart.
-_PERMUTATION_STREAM = 1
-_AUGMENTATION_STREAM = 2
 
 
 def draw_crop_flip(num, pad, rng):
@@ -145,9 +143,24 @@ def to_normalized_nchw(batch, mean, std):
 
 
 def check_batch_fits(batch_size, num_samples, source):
-    """DataError unless one training batch of ``batch_size`` (the global batch: per-device
-    ``--batch-size`` times the devices) fits in the ``num_samples`` of ``source``; a larger
-    batch would train nothing (or the same few samples repeated)."""
+    """Refuse a training batch larger than the training set.
+
+    A larger batch would train nothing (or the same few samples repeated).
+
+    Parameters
+    ----------
+    batch_size : int
+        The global batch: per-device ``--batch-size`` times the devices.
+    num_samples : int
+        Training samples of ``source``.
+    source : str
+        The data set or file, for the message.
+
+    Raises
+    ------
+    DataError
+        ``batch_size`` > ``num_samples``.
+    """
     if int(batch_size) > int(num_samples):
         raise DataError('the batch of %d (--batch-size per device x devices) is larger than the '
                         '%d training samples of %s; lower --batch-size'
@@ -194,8 +207,8 @@ class EpochBatches:
 class BatchIterator(EpochBatches):
     """Deterministic mini-batches as MXNet NDArrays, optionally prepared by threads.
 
-    Epoch ``e`` shuffles with ``np.random.RandomState`` seeded from (seed, e) and
-    augments batch ``i`` with a generator seeded from (seed, e, i).  Hence
+    Epoch ``e`` shuffles with a generator seeded from (seed, e) and augments
+    batch ``i`` with one seeded from (seed, e, i) (``seeds.derived_seed``).  Hence
     ``set_epoch(k)`` alone reproduces epoch ``k`` of an uninterrupted run, and
     ``num_workers`` only changes speed, never the batches.  Call ``set_epoch``
     before each epoch (otherwise every pass repeats the same epoch).
@@ -269,38 +282,17 @@ class BatchIterator(EpochBatches):
             batches.close()  # stops the worker pool at once if the consumer breaks early
 
     def _permutation(self, epoch):
-        """Sample order of one epoch.
-
-        Parameters
-        ----------
-        epoch : int
-            Epoch number.
-        """
+        """Sample order of ``epoch``."""
         if not self._shuffle:
             return np.arange(len(self._data))
-        state = np.random.SeedSequence([self._seed, epoch, _PERMUTATION_STREAM]).generate_state(4)
-        return np.random.RandomState(state).permutation(len(self._data))
+        rng = np.random.default_rng(derived_seed(self._seed, epoch, SHUFFLE_STREAM, bits=128))
+        return rng.permutation(len(self._data))
 
     def _make_batch(self, epoch, index, samples):
-        """Gather, augment and normalise one batch as numpy arrays.
-
-        Parameters
-        ----------
-        epoch : int
-            Epoch number (part of the augmentation seed).
-        index : int
-            Batch number within the epoch (part of the augmentation seed).
-        samples : numpy.ndarray
-            Sample indices of the batch.
-
-        Returns
-        -------
-        tuple
-            ``(float32 N x C x H x W, float32 N labels)``.
-        """
+        """Batch ``index`` of ``epoch``: ``samples`` gathered, augmented, normalised (numpy)."""
         data = self._data[samples]
         if self._augment:
-            rng = np.random.SeedSequence([self._seed, epoch, _AUGMENTATION_STREAM, index])
+            rng = derived_seed(self._seed, epoch, AUGMENTATION_STREAM, index, bits=128)
             data = random_crop_flip(data, self._pad, rng,
                                     layout='NHWC' if self._images else 'NCHW')
         if self._images:
@@ -308,13 +300,7 @@ class BatchIterator(EpochBatches):
         return data, self._labels[samples]
 
     def _prefetched(self, jobs):
-        """Run batch jobs in a thread pool, at most ``2 * num_workers`` ahead, in order.
-
-        Parameters
-        ----------
-        jobs : iterable of callable
-            Each returns one batch.
-        """
+        """The batch ``jobs``' results in order, run by threads ``2 * num_workers`` ahead."""
         ahead = 2 * self._num_workers
         pending = collections.deque()
         pool = concurrent.futures.ThreadPoolExecutor(self._num_workers,
@@ -332,13 +318,7 @@ class BatchIterator(EpochBatches):
 
 
 def _check_arguments(data, labels, batch_size, seed, last_batch, num_workers):
-    """Reject BatchIterator arguments that would fail later or silently misbehave.
-
-    Parameters
-    ----------
-    data, labels, batch_size, seed, last_batch, num_workers
-        As for ``BatchIterator``.
-    """
+    """Reject BatchIterator arguments that would fail later or silently misbehave."""
     if not isinstance(data, np.ndarray) or data.ndim != 4 or \
             data.dtype not in (np.uint8, np.float32):
         raise ValueError('data must be uint8 N x H x W x C or float32 N x C x H x W numpy, '

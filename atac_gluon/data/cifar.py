@@ -22,6 +22,7 @@ from unittest import mock
 import mxnet as mx
 import numpy as np
 
+from ..errors import error_reason
 from .errors import DataError
 
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'DATASETS', 'RECORDS_PER_FILE', 'cifar_num_classes',
@@ -49,7 +50,6 @@ DOWNLOAD_TIMEOUT = (10, 60)
 
 _IMAGE_SHAPE = (3, 32, 32)   # CHW planes, as stored in both releases
 _IMAGE_BYTES = 3 * 32 * 32
-_REASON_CHARS = 120
 
 # One distribution format of one data set: release folder, archive and file names.
 _Layout = collections.namedtuple('_Layout', 'kind folder archive train test')
@@ -167,13 +167,7 @@ def default_data_dir(dataset):
 
 
 def _check_dataset(dataset):
-    """Reject anything but the two CIFAR names, listing the valid ones.
-
-    Parameters
-    ----------
-    dataset : str
-        Name to check.
-    """
+    """Reject anything but the two CIFAR names, listing the valid ones."""
     if dataset not in _LAYOUTS:
         raise DataError('unknown dataset %r: valid ones are %s'
                         % (dataset, ', '.join(DATASETS)))
@@ -183,23 +177,10 @@ def _check_dataset(dataset):
 
 
 def _find_source(dataset, data_dir):
-    """Locate the first layout of ``dataset`` under ``data_dir``.
-
-    Extracted folders win over archives because they need no decompression.
-
-    Parameters
-    ----------
-    dataset : str
-        ``'cifar10'`` or ``'cifar100'``.
-    data_dir : str
-        Parent of a release folder / archive, a release folder, or an archive.
-
-    Returns
-    -------
-    tuple
-        ``(layout, reader)`` where ``reader(names)`` yields ``(where, bytes)``
-        per file, or ``(None, None)`` if nothing is there.
-    """
+    """(layout, reader) of the first layout of ``dataset`` in ``data_dir``, else (None, None)."""
+    # reader(names) yields (where, bytes) per file.  data_dir: the parent of a release folder
+    # or archive, a release folder, or an archive.  Extracted folders win over archives
+    # because they need no decompression.
     layouts = _LAYOUTS[dataset]
     if os.path.isfile(data_dir):
         for layout in layouts:
@@ -223,15 +204,7 @@ def _find_source(dataset, data_dir):
 
 
 def _not_found_message(dataset, data_dir):
-    """One line saying what ``_find_source`` looked for.
-
-    Parameters
-    ----------
-    dataset : str
-        ``'cifar10'`` or ``'cifar100'``.
-    data_dir : str
-        Directory that was searched.
-    """
+    """One line saying what ``_find_source`` looked for in ``data_dir``."""
     layouts = _LAYOUTS[dataset]
     wanted = [layout.folder + '/' for layout in layouts] + [layout.archive for layout in layouts]
     return ('no %s found in %s (looked for %s, or their files directly in it)'
@@ -239,20 +212,7 @@ def _not_found_message(dataset, data_dir):
 
 
 def _default_source(dataset, train):
-    """Find the data set in MXNet's location, downloading it with MXNet if absent.
-
-    Parameters
-    ----------
-    dataset : str
-        ``'cifar10'`` or ``'cifar100'``.
-    train : bool
-        Split MXNet's dataset class is constructed for (it downloads both).
-
-    Returns
-    -------
-    tuple
-        ``(layout, reader)`` as for ``_find_source``.
-    """
+    """Find the data set in MXNet's location, downloading it with MXNet if absent."""
     root = default_data_dir(dataset)
     if os.path.isdir(root):
         layout, source = _find_source(dataset, root)
@@ -262,7 +222,8 @@ def _default_source(dataset, train):
         _download_with_mxnet(dataset, root, train)
     except Exception as exc:  # noqa: BLE001 -- whatever broke, the remedy is --data-dir
         raise DataError('no %s found at %s and MXNet\'s download failed (%s); pass --data-dir '
-                        'pointing at a CIFAR copy' % (_TITLES[dataset], root, _short_reason(exc)))
+                        'pointing at a CIFAR copy'
+                        % (_TITLES[dataset], root, error_reason(exc, unwrap=True)))
     layout, source = _find_source(dataset, root)
     if layout is None:
         raise DataError('MXNet downloaded %s into %s but no readable release is there; pass '
@@ -271,17 +232,7 @@ def _default_source(dataset, train):
 
 
 def _download_with_mxnet(dataset, root, train):
-    """Let MXNet's dataset class fetch and extract the binary release into ``root``.
-
-    Parameters
-    ----------
-    dataset : str
-        ``'cifar10'`` or ``'cifar100'``.
-    root : str
-        Destination directory.
-    train : bool
-        Split to construct the dataset for.
-    """
+    """Let MXNet's dataset class (of split ``train``) fetch the binary release into ``root``."""
     vision = mx.gluon.data.vision
     dataset_class = vision.CIFAR10 if dataset == 'cifar10' else vision.CIFAR100
     requests = mx.gluon.utils.requests
@@ -294,43 +245,11 @@ def _download_with_mxnet(dataset, root, train):
         dataset_class(root=root, train=train)
 
 
-def _short_reason(exc):
-    """The innermost cause of a failure, on one short line.
-
-    requests wraps urllib3 errors twice, so the chain is unwrapped first.  Long
-    messages keep their last 120 characters, which is where the cause is stated.
-
-    Parameters
-    ----------
-    exc : BaseException
-        Exception from MXNet's download, tarfile or pickle.
-    """
-    for _ in range(10):  # bounded: a cause chain could in principle loop
-        inner = getattr(exc, 'reason', None)
-        if not isinstance(inner, BaseException) and exc.args:
-            inner = exc.args[0]
-        if not isinstance(inner, BaseException):
-            break
-        exc = inner
-    text = ' '.join(str(exc).split())
-    if len(text) > _REASON_CHARS:
-        text = '...' + text[-_REASON_CHARS:]
-    return '%s: %s' % (type(exc).__name__, text)
-
-
 # --------------------------------------------------------------------------- reading
 
 
 def _read_folder(folder, names):
-    """Yield ``(path, bytes)`` for each file of a release folder.
-
-    Parameters
-    ----------
-    folder : str
-        Release folder.
-    names : sequence of str
-        File names inside it.
-    """
+    """Yield ``(path, bytes)`` for each of the files ``names`` of a release ``folder``."""
     for name in names:
         path = os.path.join(folder, name)
         try:
@@ -344,18 +263,9 @@ def _read_folder(folder, names):
 
 
 def _read_archive(archive, names):
-    """Yield ``('archive:member', bytes)`` for each file, reading the tarball directly.
-
-    Members are matched by base name, so archives with or without the release
-    folder prefix both work.  One streaming pass, no extraction to disk.
-
-    Parameters
-    ----------
-    archive : str
-        Path of a ``.tar.gz`` release archive.
-    names : sequence of str
-        File names wanted from it.
-    """
+    """Yield ``('archive:member', bytes)`` for each of the files ``names`` of a ``.tar.gz``."""
+    # Members are matched by base name, so archives with or without the release folder prefix
+    # both work.  One streaming pass, no extraction to disk.
     found = {}
     try:
         with tarfile.open(archive, 'r:gz') as tar:
@@ -366,7 +276,7 @@ def _read_archive(archive, names):
                     if len(found) == len(names):
                         break
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise DataError('%s: unreadable archive (%s)' % (archive, _short_reason(exc))) from None
+        raise DataError('%s: unreadable archive (%s)' % (archive, error_reason(exc))) from None
     for name in names:
         if name not in found:
             raise DataError('%s: archive has no member %s' % (archive, name))
@@ -375,26 +285,8 @@ def _read_archive(archive, names):
 
 
 def _parse_binary(where, raw, dataset, train, labels):
-    """Decode a binary-release file: records of label byte(s) + 3072 CHW pixel bytes.
-
-    Parameters
-    ----------
-    where : str
-        File (or archive member) name for error messages.
-    raw : bytes
-        File content.
-    dataset : str
-        ``'cifar10'`` or ``'cifar100'``.
-    train : bool
-        Split, for the expected record count (a different count is warned about).
-    labels : _LabelSpec
-        Which label column to return.
-
-    Returns
-    -------
-    tuple
-        ``(images uint8 N x 32 x 32 x 3, labels int32 N)``.
-    """
+    """(uint8 N x 32 x 32 x 3 images, int32 labels) of a binary-release file ``where``."""
+    # records of label byte(s) + 3072 CHW pixel bytes; labels.column picks the label
     record = _LABEL_BYTES[dataset] + _IMAGE_BYTES
     if not raw or len(raw) % record:
         raise DataError('%s: %d bytes is not a whole number of %d-byte %s records '
@@ -406,31 +298,13 @@ def _parse_binary(where, raw, dataset, train, labels):
 
 
 def _parse_pickle(where, raw, dataset, train, labels):
-    """Decode a python-release file: a pickled dict with ``data`` and label lists.
-
-    Parameters
-    ----------
-    where : str
-        File (or archive member) name for error messages.
-    raw : bytes
-        File content.
-    dataset : str
-        ``'cifar10'`` or ``'cifar100'``.
-    train : bool
-        Split, for the expected record count (a different count is warned about).
-    labels : _LabelSpec
-        Which label key to return.
-
-    Returns
-    -------
-    tuple
-        ``(images uint8 N x 32 x 32 x 3, labels int32 N)``.
-    """
+    """(uint8 N x 32 x 32 x 3 images, int32 labels) of a python-release file ``where``."""
+    # a pickled dict with 'data' and label lists; labels.key picks the label
     try:
         # The release was pickled by Python 2; 'bytes' keeps its str keys as bytes.
         batch = pickle.loads(raw, encoding='bytes')
     except Exception as exc:  # noqa: BLE001 -- a damaged pickle can raise almost anything
-        raise DataError('%s: not a readable CIFAR pickle (%s)' % (where, _short_reason(exc))) \
+        raise DataError('%s: not a readable CIFAR pickle (%s)' % (where, error_reason(exc))) \
             from None
     pixels = np.asarray(_pickle_field(where, batch, 'data'))
     targets = np.asarray(_pickle_field(where, batch, labels.key))
@@ -444,17 +318,7 @@ def _parse_pickle(where, raw, dataset, train, labels):
 
 
 def _pickle_field(where, batch, key):
-    """Look ``key`` up in an unpickled batch under its bytes or str spelling.
-
-    Parameters
-    ----------
-    where : str
-        File name for error messages.
-    batch : object
-        Unpickled content, expected to be a dict.
-    key : str
-        Field name.
-    """
+    """Look ``key`` up in an unpickled batch under its bytes or str spelling."""
     if isinstance(batch, dict):
         for spelling in (key.encode(), key):
             if spelling in batch:
@@ -463,23 +327,8 @@ def _pickle_field(where, batch, key):
 
 
 def _checked(where, pixels, targets, dataset, train, labels):
-    """Validate count and label range, then reshape CHW planes to HWC images.
-
-    Parameters
-    ----------
-    where : str
-        File name for error messages.
-    pixels : numpy.ndarray
-        uint8, N x 3072 (R plane, G plane, B plane; each row-major 32 x 32).
-    targets : numpy.ndarray
-        Integer labels, N.
-    dataset : str
-        ``'cifar10'`` or ``'cifar100'``.
-    train : bool
-        Split, for the expected record count (a different count is warned about).
-    labels : _LabelSpec
-        Gives the number of classes.
-    """
+    """Validate count and label range, then reshape CHW planes to HWC images."""
+    # pixels: uint8 N x 3072 (R plane, G plane, B plane; each row-major 32 x 32)
     expected = RECORDS_PER_FILE[dataset, train]
     if len(pixels) == 0:
         raise DataError('%s: no images' % where)

@@ -50,8 +50,15 @@ def load_digits32(train=True):
 
 @functools.lru_cache(maxsize=None)  # predict asks once per image; the split is fixed
 def digits_normalization():
-    """(mean, std) that :func:`load_digits32` standardises [0, 1] images with (for prediction
-    on new images)."""
+    """The statistics :func:`load_digits32` standardises [0, 1] images with.
+
+    For prediction on new images, which need the training split's standardisation.
+
+    Returns
+    -------
+    mean, std : float
+        Scalar mean and standard deviation of the training split's [0, 1] pixels.
+    """
     train_x = _splits()[0][0]
     return float(train_x.mean()), float(train_x.std())
 
@@ -66,18 +73,7 @@ def _splits():
 
 
 def _to_rgb32(images):
-    """Upscale 8x8 grey images to 3 x 32 x 32 in [0, 1].
-
-    Parameters
-    ----------
-    images : numpy.ndarray
-        N x 8 x 8 with values 0..16.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32, N x 3 x 32 x 32.
-    """
+    """Upscale N x 8 x 8 grey images (0..16) to float32 N x 3 x 32 x 32 in [0, 1]."""
     block = np.ones((1, _UPSCALE, _UPSCALE), dtype=np.float32)
     big = np.kron(images.astype(np.float32) / _MAX_PIXEL, block)
     return np.repeat(big[:, None], 3, axis=1)

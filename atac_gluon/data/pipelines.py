@@ -25,6 +25,15 @@ def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, 
     num_workers : int
         Threads preparing batches.
     log : logging.Logger
+        Gets the sample counts and, for coarse CIFAR-100, a warning.
+
+    Returns
+    -------
+    train_batches, val_batches : BatchIterator
+        Shuffled, augmented (not digits), last partial batch discarded; in order, plain, last
+        partial batch kept.
+    label_set : str
+        ``'digits'``, ``'standard'`` (CIFAR-10), ``'coarse'`` or ``'fine'`` (CIFAR-100).
     """
     if dataset == 'digits':
         # no augmentation: flipped digits are other digits, and the set is tiny and easy

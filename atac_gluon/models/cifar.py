@@ -2,6 +2,18 @@
 
 Structural parameter names (``features.2.0.msAA1.module.0.weight`` ...) are those of the official
 code, so its checkpoints load; GluonCV ``cifar_resnet*_v2`` checkpoints are a subset of them.
+
+The structure, kept on purpose (the v1b family in ``imagenet.py`` follows it):
+
+* every activation comes from the one ``act_type`` table, :func:`~atac_gluon.create_act`;
+* which stage gets which activation is one function, :func:`stage_act_types` (official rule);
+* block and host subclass GluonCV's and override only what differs: :class:`ResBlockV2ATAC`
+  adds the ``msAA1``/``msAA2`` children (GluonCV's block calls ``F.Activation``, it has no
+  activation child to replace), :class:`ResNet20V2ATAC` gives each stage its block through
+  ``_make_layer`` and swaps the final ReLU in place; the golden-layout test of
+  ``tests/test_models.py`` pins the resulting names to the official checkpoint's;
+* models are built by name through one explicit registered function per name (end of the
+  module), or for any depth through :func:`get_cifar_resnet_atac`.
 """
 from __future__ import division
 
@@ -11,7 +23,7 @@ from gluoncv.model_zoo.cifarresnet import CIFARBasicBlockV2, CIFARResNetV2
 from ..activations import check_act_type, check_count, create_act
 from ..errors import BadInput
 from .params import InitializeMissing
-from .registry import refuse_pretrained, register_model
+from .registry import model_family, refuse_pretrained, register_model
 
 __all__ = ['ResBlockV2ATAC', 'ResNet20V2ATAC', 'stage_act_types', 'get_cifar_resnet_atac',
            'MAX_ACT_LAYERS']
@@ -167,10 +179,20 @@ class ResNet20V2ATAC(InitializeMissing, CIFARResNetV2):
             in_channels=in_channels, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
 
 
+#: family attributes of every CIFAR factory (see :func:`~atac_gluon.models.model_family`)
+cifar_family = model_family(input_shape=(1, 3, 32, 32), dataset='cifar10',
+                            max_act_layers=MAX_ACT_LAYERS)
+
+
+@cifar_family
 def get_cifar_resnet_atac(blocks, classes=10, act_type='ChaATAC', r=2, useReLU=True,
                           useGlobal=False, act_layers=4, replace_act='relu', act_order='bac',
                           pretrained=False, **kwargs):
     r"""The paper's CIFAR host with ``blocks`` blocks per stage (depth ``6 * blocks + 2``).
+
+    The family factory: any positive ``blocks`` (the training script's ``--blocks``), where the
+    registered ``cifar_resnet<depth>_v2_atac`` functions below cover depths 8 to 56 (blocks 1 to
+    9; the paper's are 1 to 5). It carries the family attributes of the registered names.
 
     Parameters
     ----------
@@ -182,6 +204,8 @@ def get_cifar_resnet_atac(blocks, classes=10, act_type='ChaATAC', r=2, useReLU=T
         See :class:`ResNet20V2ATAC`; the defaults are the README's CIFAR command.
     pretrained : bool
         Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    **kwargs
+        Further :class:`ResNet20V2ATAC` arguments (norm_layer, norm_kwargs, prefix, ...).
     """
     refuse_pretrained(pretrained, 'cifar_resnet%d_v2_atac' % (6 * blocks + 2)
                       if isinstance(blocks, int) else 'get_cifar_resnet_atac')
@@ -191,18 +215,157 @@ def get_cifar_resnet_atac(blocks, classes=10, act_type='ChaATAC', r=2, useReLU=T
                           act_order=act_order, asBackbone=False, **kwargs)
 
 
-def _register(depth):
-    blocks = (depth - 2) // 6
+# The registered names, one explicit function each (GluonCV/timm style): the paper's depths
+# 8 to 32 (blocks 1 to 5) and GluonCV's cifar_resnet*_v2 ones up to 56. Other depths:
+# get_cifar_resnet_atac(blocks, ...).
+@register_model
+@cifar_family
+def cifar_resnet8_v2_atac(pretrained=False, classes=10, **kwargs):
+    r"""CIFAR pre-activation ResNet-8 (1 block per stage) with ATAC.
 
-    def factory(**kwargs):
-        return get_cifar_resnet_atac(blocks, **kwargs)
-    factory.__name__ = 'cifar_resnet%d_v2_atac' % depth
-    factory.__doc__ = ('CIFAR pre-activation ResNet-%d (%d blocks per stage) with ATAC; keyword '
-                       'arguments as :func:`get_cifar_resnet_atac`.' % (depth, blocks))
-    factory.input_shape, factory.dataset = (1, 3, 32, 32), 'cifar10'
-    factory.max_act_layers = MAX_ACT_LAYERS
-    return register_model(factory)
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 10
+        Number of classes.
+    **kwargs
+        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
+    """
+    return get_cifar_resnet_atac(1, classes=classes, pretrained=pretrained, **kwargs)
 
 
-for _depth in (8, 14, 20, 26, 32, 38, 44, 50, 56):
-    globals()['cifar_resnet%d_v2_atac' % _depth] = _register(_depth)
+@register_model
+@cifar_family
+def cifar_resnet14_v2_atac(pretrained=False, classes=10, **kwargs):
+    r"""CIFAR pre-activation ResNet-14 (2 blocks per stage) with ATAC.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 10
+        Number of classes.
+    **kwargs
+        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
+    """
+    return get_cifar_resnet_atac(2, classes=classes, pretrained=pretrained, **kwargs)
+
+
+@register_model
+@cifar_family
+def cifar_resnet20_v2_atac(pretrained=False, classes=10, **kwargs):
+    r"""CIFAR pre-activation ResNet-20 (3 blocks per stage) with ATAC.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 10
+        Number of classes.
+    **kwargs
+        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
+    """
+    return get_cifar_resnet_atac(3, classes=classes, pretrained=pretrained, **kwargs)
+
+
+@register_model
+@cifar_family
+def cifar_resnet26_v2_atac(pretrained=False, classes=10, **kwargs):
+    r"""CIFAR pre-activation ResNet-26 (4 blocks per stage) with ATAC.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 10
+        Number of classes.
+    **kwargs
+        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
+    """
+    return get_cifar_resnet_atac(4, classes=classes, pretrained=pretrained, **kwargs)
+
+
+@register_model
+@cifar_family
+def cifar_resnet32_v2_atac(pretrained=False, classes=10, **kwargs):
+    r"""CIFAR pre-activation ResNet-32 (5 blocks per stage) with ATAC.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 10
+        Number of classes.
+    **kwargs
+        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
+    """
+    return get_cifar_resnet_atac(5, classes=classes, pretrained=pretrained, **kwargs)
+
+
+@register_model
+@cifar_family
+def cifar_resnet38_v2_atac(pretrained=False, classes=10, **kwargs):
+    r"""CIFAR pre-activation ResNet-38 (6 blocks per stage) with ATAC.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 10
+        Number of classes.
+    **kwargs
+        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
+    """
+    return get_cifar_resnet_atac(6, classes=classes, pretrained=pretrained, **kwargs)
+
+
+@register_model
+@cifar_family
+def cifar_resnet44_v2_atac(pretrained=False, classes=10, **kwargs):
+    r"""CIFAR pre-activation ResNet-44 (7 blocks per stage) with ATAC.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 10
+        Number of classes.
+    **kwargs
+        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
+    """
+    return get_cifar_resnet_atac(7, classes=classes, pretrained=pretrained, **kwargs)
+
+
+@register_model
+@cifar_family
+def cifar_resnet50_v2_atac(pretrained=False, classes=10, **kwargs):
+    r"""CIFAR pre-activation ResNet-50 (8 blocks per stage) with ATAC.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 10
+        Number of classes.
+    **kwargs
+        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
+    """
+    return get_cifar_resnet_atac(8, classes=classes, pretrained=pretrained, **kwargs)
+
+
+@register_model
+@cifar_family
+def cifar_resnet56_v2_atac(pretrained=False, classes=10, **kwargs):
+    r"""CIFAR pre-activation ResNet-56 (9 blocks per stage) with ATAC.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 10
+        Number of classes.
+    **kwargs
+        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
+    """
+    return get_cifar_resnet_atac(9, classes=classes, pretrained=pretrained, **kwargs)

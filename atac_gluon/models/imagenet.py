@@ -4,20 +4,24 @@ ATAC replaces the pre-addition activations (``relu1``, ``relu2`` of a bottleneck
 basic block) in the last ``act_layers`` stages; the post-addition ReLU stays. Structural parameter
 names are the official ones (``layer3.0.relu1.module.0.weight`` ...), and GluonCV ``resnet*_v1b``
 checkpoints are a subset of them.
+
+The structure follows the CIFAR family's (see ``cifar.py``): activations from the one
+:func:`~atac_gluon.create_act` table; block and host subclass GluonCV's and override only what
+differs (the blocks swap their activation children, :func:`replace_activation`; the host gives
+each stage its block through ``_make_layer``), pinned by the golden-layout test; one explicit
+registered function per name at the end, :func:`get_resnet_v1b_atac` for the family.
 """
 from __future__ import division
 
 import functools
 
-from mxnet.gluon import nn
-from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.nn import BatchNorm
-from gluoncv.model_zoo.resnetv1b import ResNetV1b
+from gluoncv.model_zoo.resnetv1b import BasicBlockV1b, BottleneckV1b, ResNetV1b
 
 from ..activations import check_act_type, check_count, create_act
 from ..errors import BadInput
 from .params import InitializeMissing
-from .registry import refuse_pretrained, register_model
+from .registry import model_family, refuse_pretrained, register_model
 
 __all__ = ['BasicBlockV1bATAC', 'BottleneckV1bATAC', 'ResNet50_v1bATAC', 'get_resnet_v1b_atac',
            'MAX_ACT_LAYERS']
@@ -26,8 +30,26 @@ __all__ = ['BasicBlockV1bATAC', 'BottleneckV1bATAC', 'ResNet50_v1bATAC', 'get_re
 MAX_ACT_LAYERS = 4
 
 
-class BasicBlockV1bATAC(HybridBlock):
-    r"""ResNet-v1b basic block (two 3x3 convolutions) with ``relu1`` built from ``act_type``.
+def replace_activation(block, name, act_type, channels, r, useReLU, useGlobal):
+    """Put the ``act_type`` activation in place of ``block``'s activation child ``name``.
+
+    The structural name (``relu1``) and the place among the children stay; ``'relu'`` keeps
+    GluonCV's own ReLU. Gluon's ``Block.__setattr__`` refuses to change a child's type
+    ("Changing attribute type for relu1 from <class '...Activation'> to <class '...ChaATAC'>is
+    not allowed."), so the attribute is deleted first: the assignment then registers the new
+    block under the same key of ``_children`` (an OrderedDict, which keeps the key's position).
+    """
+    if act_type == 'relu':
+        return
+    delattr(block, name)
+    setattr(block, name, create_act(act_type, channels, r, useReLU, useGlobal))
+
+
+class BasicBlockV1bATAC(BasicBlockV1b):
+    r"""GluonCV's ResNet-v1b basic block with ``relu1`` (after ``bn1``) built from ``act_type``.
+
+    GluonCV builds the block and runs it; only ``relu1`` is replaced (see
+    :func:`replace_activation`), ``relu2`` after the addition stays ReLU.
 
     Parameters
     ----------
@@ -42,33 +64,22 @@ class BasicBlockV1bATAC(HybridBlock):
     useReLU, useGlobal : bool
         ChaATAC switches (official: inner ReLU, local).
     """
-    expansion = 1
 
     def __init__(self, act_type, r, planes, strides=1, dilation=1, downsample=None,
                  previous_dilation=1, norm_layer=BatchNorm, norm_kwargs=None, useReLU=True,
                  useGlobal=False, **kwargs):
-        super(BasicBlockV1bATAC, self).__init__()
-        norm_kwargs = norm_kwargs if norm_kwargs is not None else {}
-        self.conv1 = nn.Conv2D(channels=planes, kernel_size=3, strides=strides,
-                               padding=dilation, dilation=dilation, use_bias=False)
-        self.bn1 = norm_layer(in_channels=planes, **norm_kwargs)
-        self.relu1 = create_act(act_type, planes, r, useReLU, useGlobal)
-        self.conv2 = nn.Conv2D(channels=planes, kernel_size=3, strides=1,
-                               padding=previous_dilation, dilation=previous_dilation,
-                               use_bias=False)
-        self.bn2 = norm_layer(in_channels=planes, **norm_kwargs)
-        self.relu2 = nn.Activation('relu')
-        self.downsample = downsample
-
-    def hybrid_forward(self, F, x):
-        out = self.relu1(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        residual = x if self.downsample is None else self.downsample(x)
-        return self.relu2(out + residual)
+        super(BasicBlockV1bATAC, self).__init__(
+            planes, strides=strides, dilation=dilation, downsample=downsample,
+            previous_dilation=previous_dilation, norm_layer=norm_layer, norm_kwargs=norm_kwargs,
+            **kwargs)
+        replace_activation(self, 'relu1', act_type, planes, r, useReLU, useGlobal)
 
 
-class BottleneckV1bATAC(HybridBlock):
-    r"""ResNet-v1b bottleneck with ``relu1`` and ``relu2`` built from ``act_type``.
+class BottleneckV1bATAC(BottleneckV1b):
+    r"""GluonCV's ResNet-v1b bottleneck with ``relu1`` and ``relu2`` built from ``act_type``.
+
+    GluonCV builds the block and runs it; only ``relu1`` and ``relu2`` are replaced (see
+    :func:`replace_activation`), ``relu3`` after the addition stays ReLU.
 
     Parameters
     ----------
@@ -83,32 +94,16 @@ class BottleneckV1bATAC(HybridBlock):
     useReLU, useGlobal : bool
         ChaATAC switches (official: inner ReLU, local).
     """
-    expansion = 4
 
     def __init__(self, act_type, r, planes, strides=1, dilation=1, downsample=None,
                  previous_dilation=1, norm_layer=BatchNorm, norm_kwargs=None, last_gamma=False,
                  useReLU=True, useGlobal=False, **kwargs):
-        super(BottleneckV1bATAC, self).__init__()
-        norm_kwargs = norm_kwargs if norm_kwargs is not None else {}
-        self.conv1 = nn.Conv2D(channels=planes, kernel_size=1, use_bias=False)
-        self.bn1 = norm_layer(in_channels=planes, **norm_kwargs)
-        self.relu1 = create_act(act_type, planes, r, useReLU, useGlobal)
-        self.conv2 = nn.Conv2D(channels=planes, kernel_size=3, strides=strides,
-                               padding=dilation, dilation=dilation, use_bias=False)
-        self.bn2 = norm_layer(in_channels=planes, **norm_kwargs)
-        self.relu2 = create_act(act_type, planes, r, useReLU, useGlobal)
-        self.conv3 = nn.Conv2D(channels=planes * 4, kernel_size=1, use_bias=False)
-        gamma_init = {'gamma_initializer': 'zeros'} if last_gamma else {}
-        self.bn3 = norm_layer(in_channels=planes * 4, **dict(norm_kwargs, **gamma_init))
-        self.relu3 = nn.Activation('relu')
-        self.downsample = downsample
-
-    def hybrid_forward(self, F, x):
-        out = self.relu1(self.bn1(self.conv1(x)))
-        out = self.relu2(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        residual = x if self.downsample is None else self.downsample(x)
-        return self.relu3(out + residual)
+        super(BottleneckV1bATAC, self).__init__(
+            planes, strides=strides, dilation=dilation, downsample=downsample,
+            previous_dilation=previous_dilation, norm_layer=norm_layer, norm_kwargs=norm_kwargs,
+            last_gamma=last_gamma, **kwargs)
+        for name in ('relu1', 'relu2'):
+            replace_activation(self, name, act_type, planes, r, useReLU, useGlobal)
 
 
 class ResNet50_v1bATAC(InitializeMissing, ResNetV1b):
@@ -179,6 +174,12 @@ _DEPTHS = {18: (BasicBlockV1bATAC, [2, 2, 2, 2]), 34: (BasicBlockV1bATAC, [3, 4,
            152: (BottleneckV1bATAC, [3, 8, 36, 3])}
 
 
+#: family attributes of every ImageNet factory (see :func:`~atac_gluon.models.model_family`)
+imagenet_family = model_family(input_shape=(1, 3, 224, 224), dataset='imagenet',
+                               max_act_layers=MAX_ACT_LAYERS)
+
+
+@imagenet_family
 def get_resnet_v1b_atac(depth, act_type='ChaATAC', r=2, act_layers=2, classes=1000,
                         pretrained=False, **kwargs):
     r"""ResNet-v1b of ``depth`` layers with ATAC in the last ``act_layers`` stages.
@@ -203,16 +204,88 @@ def get_resnet_v1b_atac(depth, act_type='ChaATAC', r=2, act_layers=2, classes=10
                             **kwargs)
 
 
-def _register(depth):
-    def factory(**kwargs):
-        return get_resnet_v1b_atac(depth, **kwargs)
-    factory.__name__ = 'resnet%d_v1b_atac' % depth
-    factory.__doc__ = ('ResNet-%d v1b with ATAC in the last stages; keyword arguments as '
-                       ':func:`get_resnet_v1b_atac`.' % depth)
-    factory.input_shape, factory.dataset = (1, 3, 224, 224), 'imagenet'
-    factory.max_act_layers = MAX_ACT_LAYERS
-    return register_model(factory)
+# The registered names, one explicit function each (GluonCV/timm style), GluonCV's depths.
+@register_model
+@imagenet_family
+def resnet18_v1b_atac(pretrained=False, classes=1000, **kwargs):
+    r"""ResNet-18 v1b (basic blocks, [2, 2, 2, 2]) with ATAC in the last stages.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 1000
+        Number of classes.
+    **kwargs
+        Further :func:`get_resnet_v1b_atac` arguments (act_type, r, act_layers, last_gamma, ...).
+    """
+    return get_resnet_v1b_atac(18, classes=classes, pretrained=pretrained, **kwargs)
 
 
-for _depth in _DEPTHS:
-    globals()['resnet%d_v1b_atac' % _depth] = _register(_depth)
+@register_model
+@imagenet_family
+def resnet34_v1b_atac(pretrained=False, classes=1000, **kwargs):
+    r"""ResNet-34 v1b (basic blocks, [3, 4, 6, 3]) with ATAC in the last stages.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 1000
+        Number of classes.
+    **kwargs
+        Further :func:`get_resnet_v1b_atac` arguments (act_type, r, act_layers, last_gamma, ...).
+    """
+    return get_resnet_v1b_atac(34, classes=classes, pretrained=pretrained, **kwargs)
+
+
+@register_model
+@imagenet_family
+def resnet50_v1b_atac(pretrained=False, classes=1000, **kwargs):
+    r"""ResNet-50 v1b (bottlenecks, [3, 4, 6, 3]) with ATAC in the last stages, the paper's
+    ImageNet model.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 1000
+        Number of classes.
+    **kwargs
+        Further :func:`get_resnet_v1b_atac` arguments (act_type, r, act_layers, last_gamma, ...).
+    """
+    return get_resnet_v1b_atac(50, classes=classes, pretrained=pretrained, **kwargs)
+
+
+@register_model
+@imagenet_family
+def resnet101_v1b_atac(pretrained=False, classes=1000, **kwargs):
+    r"""ResNet-101 v1b (bottlenecks, [3, 4, 23, 3]) with ATAC in the last stages.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 1000
+        Number of classes.
+    **kwargs
+        Further :func:`get_resnet_v1b_atac` arguments (act_type, r, act_layers, last_gamma, ...).
+    """
+    return get_resnet_v1b_atac(101, classes=classes, pretrained=pretrained, **kwargs)
+
+
+@register_model
+@imagenet_family
+def resnet152_v1b_atac(pretrained=False, classes=1000, **kwargs):
+    r"""ResNet-152 v1b (bottlenecks, [3, 8, 36, 3]) with ATAC in the last stages.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default 1000
+        Number of classes.
+    **kwargs
+        Further :func:`get_resnet_v1b_atac` arguments (act_type, r, act_layers, last_gamma, ...).
+    """
+    return get_resnet_v1b_atac(152, classes=classes, pretrained=pretrained, **kwargs)

@@ -6,15 +6,16 @@ layout the hosts share with the official code: ChaATAC units are ``<unit>.module
 indices give the inner ReLU and global pooling, the stages are ``features.<2..4>.<block>``
 (CIFAR) or ``layer<1..4>.<block>`` (ResNet-v1b), the classifier ``output`` or ``fc``.
 """
+import os
 import re
 
 import mxnet as mx
 from mxnet import initializer
 
-from ..errors import BadInput
+from ..errors import BadInput, error_reason
 from .registry import list_models
 
-__all__ = ['read_parameters', 'describe_mismatch', 'InitializeMissing']
+__all__ = ['read_parameters', 'describe_mismatch', 'load_parameters_checked', 'InitializeMissing']
 
 # indices of the parameterised layers of a ChaATAC unit's module -> (useGlobal, useReLU):
 # [pool] conv BN [relu] conv BN sigmoid
@@ -208,3 +209,22 @@ class InitializeMissing(object):
         for param in self.collect_params().values():
             if force_reinit or param._data is None:  # pylint: disable=protected-access
                 param.initialize(None, ctx, init, force_reinit=force_reinit)
+
+
+def load_parameters_checked(net, path, flag, ctx, hint_flags=None, cast_dtype=False):
+    """``net.load_parameters(path)``, with a file that is not a parameters file or does not fit
+    the network reported as one BadInput line naming ``flag`` and ``path``: the first difference
+    and the flags of the model the file fits (those in ``hint_flags``, e.g. the flags the command
+    has; default: all that can be inferred but ``--model``). ``cast_dtype`` casts each value to
+    the dtype of the network's parameter (a float16 checkpoint into a float32 network)."""
+    what = '%s %s' % (flag, path)
+    if not os.path.isfile(path):
+        raise BadInput('%s: no such file' % what)
+    problem = describe_mismatch(net, read_parameters(path, what), hint_flags)
+    if problem:
+        raise BadInput('%s does not fit the model: %s' % (what, problem))
+    try:
+        net.load_parameters(path, ctx=ctx, cast_dtype=cast_dtype, dtype_source='current')
+    except (AssertionError, ValueError, mx.base.MXNetError) as err:
+        # what the names and shapes do not show, e.g. a float16 file for a float32 model
+        raise BadInput('%s does not fit the model: %s' % (what, error_reason(err))) from None

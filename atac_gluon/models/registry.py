@@ -2,8 +2,8 @@
 
 from ..errors import BadInput
 
-__all__ = ['register_model', 'get_model', 'list_models', 'canonical_name', 'model_factory',
-           'refuse_pretrained']
+__all__ = ['register_model', 'model_family', 'get_model', 'list_models', 'canonical_name',
+           'model_factory', 'refuse_pretrained']
 
 _MODELS = {}
 
@@ -18,6 +18,27 @@ def register_model(factory):
         raise ValueError('model %r is registered twice' % name)
     _MODELS[name] = factory
     return factory
+
+
+def model_family(input_shape, dataset, max_act_layers):
+    """Decorator giving a factory the attributes of its family (see :func:`register_model`);
+    returns the factory unchanged otherwise.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        One input batch, N x C x H x W (default of export and summary).
+    dataset : str
+        Default preprocessing of predict (``'cifar10'``, ``'imagenet'``).
+    max_act_layers : int
+        The largest meaningful ``act_layers`` of the family.
+    """
+    def mark(factory):
+        factory.input_shape = tuple(input_shape)
+        factory.dataset = dataset
+        factory.max_act_layers = max_act_layers
+        return factory
+    return mark
 
 
 def get_model(name, **kwargs):

@@ -1,13 +1,42 @@
-"""The flags both training scripts add to the official ones, and the checks of the flags both
-have; a bad value raises BadInput naming the flag before anything is written."""
+"""The flags both training scripts have: the official ones they share (declared once, with each
+script's defaults), the ones we add, and their checks; a bad value raises BadInput naming the
+flag before anything is written."""
 import os
+
+from ..activations import ACT_TYPES
 
 from ..checks import check_file_in_dir, check_numbers, check_output_dir, flag_name, int_range
 from ..errors import BadInput
-from ..export import require_onnx
+from ..deployment import require_onnx
 from ..models.params import read_parameters
 
-__all__ = ['add_run_flags', 'check_run_flags']
+__all__ = ['add_official_flags', 'add_run_flags', 'check_run_flags', 'decay_epochs']
+
+
+def add_official_flags(parser, r, act_layers, act_layers_help, num_epochs, summary_help,
+                       lr_decay_period_help):
+    """The official flags both scripts have, with the script's own defaults and help where the
+    two official scripts differ."""
+    parser.add_argument('--act-type', type=str, default='ChaATAC', help=', '.join(ACT_TYPES))
+    parser.add_argument('--r', type=int, default=r, help='ChaATAC channel reduction ratio')
+    parser.add_argument('--act-layers', type=int, default=act_layers, help=act_layers_help)
+    parser.add_argument('--summary', action='store_true', help=summary_help)
+    parser.add_argument('--batch-size', type=int, default=32,
+                        help='training batch size per device (CPU/GPU).')
+    parser.add_argument('-j', '--num-data-workers', dest='num_workers', default=4, type=int,
+                        help='number of preprocessing workers')
+    parser.add_argument('--num-epochs', type=int, default=num_epochs,
+                        help='number of training epochs.')
+    parser.add_argument('--lr', type=float, default=0.1, help='learning rate. default is 0.1.')
+    parser.add_argument('--momentum', type=float, default=0.9, help='momentum value for optimizer')
+    parser.add_argument('--wd', type=float, default=0.0001, help='weight decay rate')
+    parser.add_argument('--lr-decay', type=float, default=0.1, help='decay rate of learning rate')
+    parser.add_argument('--lr-decay-period', type=int, default=0, help=lr_decay_period_help)
+    parser.add_argument('--lr-decay-epoch', type=str, default='40,60',
+                        help='epochs at which learning rate decays. default is 40,60.')
+    parser.add_argument('--mode', type=str, default=None,
+                        help='imperative (default) or hybrid (static graph)')
+    parser.add_argument('--save-dir', type=str, default='params', help='directory of saved models')
 
 
 def add_run_flags(parser):
@@ -39,12 +68,11 @@ def check_run_flags(opt, act_layers_max, files=(), parameter_files=(), output_di
     numeric flag by the shared table (``--act-layers`` from 0 to ``act_layers_max``, what the
     host supports), the existing ``files`` and ``parameter_files`` (readable MXNet parameters),
     the ``output_dirs`` and the ``log_file`` flag (a file in the first output dir) unless
-    ``--summary``; BadInput names the first bad one. Sets ``opt.lr_decay_epochs`` from
-    ``--lr-decay-period`` / ``--lr-decay-epoch``. Creates nothing."""
+    ``--summary``; BadInput names the first bad one. Changes and creates nothing."""
     check_numbers(opt, {'act_layers': int_range(0, act_layers_max)})
     if opt.mode not in (None, 'imperative', 'hybrid'):
         raise BadInput('--mode must be imperative or hybrid, got %r' % opt.mode)
-    opt.lr_decay_epochs = _decay_epochs(opt)
+    decay_epochs(opt)  # checked here, used by the schedules
     if opt.kvstore not in _KVSTORES:
         raise BadInput('--kvstore must be one of %s, got %r' % (', '.join(_KVSTORES), opt.kvstore))
     for flag in tuple(files) + tuple(parameter_files):
@@ -65,7 +93,7 @@ def check_run_flags(opt, act_layers_max, files=(), parameter_files=(), output_di
         require_onnx('--export')  # before training, not after it
 
 
-def _decay_epochs(opt):
+def decay_epochs(opt):
     """The epochs at which the rate decays: every ``--lr-decay-period`` epochs, else the
     ``--lr-decay-epoch`` list (non-negative integers)."""
     if opt.lr_decay_period > 0:

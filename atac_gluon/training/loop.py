@@ -1,5 +1,5 @@
 """The epoch loop both scripts run: split across contexts, record, backward, step, metrics;
-then per epoch validation, checkpoints, the metrics line and the plot."""
+then per epoch validation and the run directory's end of the epoch."""
 import math
 import signal
 import threading
@@ -11,7 +11,7 @@ from mxnet import autograd, gluon
 from ..errors import Diverged, Interrupted
 from .runtime import Progress, seed_epoch
 
-__all__ = ['train_epoch', 'evaluate', 'fit']
+__all__ = ['StopRequest', 'Training', 'train_epoch', 'evaluate', 'fit']
 
 
 def _split(batch, ctx, even=True):
@@ -115,98 +115,70 @@ def evaluate(net, batches, ctx, metrics, dtype='float32'):
     return metrics
 
 
-def fit(net, trainer, train_batches, ctx, loss_fn, num_epochs, validate, checkpoints, metrics_log,
-        log, run_info, flags=None, seed=0, start_epoch=0, best=(None, None), lr_at_epoch=None,
-        lr_at=None, prepare=None, save_period=0, plot=None, log_interval=50):
-    """Train from ``start_epoch`` to ``num_epochs``; per epoch: validate, checkpoint, then log.
+class Training(object):
+    """What an epoch of training needs besides the data: the network and its trainer, the
+    contexts a batch is split across, ``loss_fn(output, target, data)`` and
+    ``prepare(data, label, epoch)`` (see :func:`train_epoch`)."""
+
+    def __init__(self, net, trainer, ctx, loss_fn, prepare=None, log_interval=50):
+        self.net, self.trainer, self.ctx = net, trainer, ctx
+        self.loss_fn, self.prepare, self.log_interval = loss_fn, prepare, log_interval
+
+    def epoch(self, batches, epoch, lr_at, log, stop=None):
+        return train_epoch(self.net, self.trainer, batches, self.ctx, self.loss_fn, epoch, log,
+                           prepare=self.prepare, lr_at=lr_at, log_interval=self.log_interval,
+                           stop=stop)
+
+
+def fit(training, train_batches, validate, run_dir, lr_at, num_epochs, start=(0, (None, None)),
+        seed=0):
+    """Train from the start epoch to ``num_epochs``; per epoch: train, validate, then
+    ``run_dir.end_epoch`` (checkpoint, metrics line, plot).
 
     Parameters
     ----------
+    training : Training
     train_batches : object with ``set_epoch(epoch)`` and iteration (deterministic per epoch).
     validate : callable
         ``validate()`` -> (record fields dict, score); higher score is better.
-    checkpoints : Checkpoints
-    metrics_log : MetricsLog
-    run_info : dict
-        Constant fields of every metrics record (dataset, label_set, num_workers, ...).
-    flags : dict, optional
-        The run's flags, stored in every checkpoint manifest.
+    run_dir : RunDir
+    lr_at : callable
+        ``lr_at(epoch, batch_index)`` -> learning rate, set before every step.
+    num_epochs : int
+    start : (int, (float, int))
+        First epoch to run and the best (score, epoch) so far: (0, (None, None)) for a new run.
     seed : int
-        Base seed; each epoch is seeded from (seed, epoch).
-    start_epoch : int
-        First epoch to run (resume).
-    best : (float, int)
-        Best score so far and its epoch (when resuming), else (None, None).
-    lr_at_epoch : callable, optional
-        ``lr_at_epoch(epoch)`` -> learning rate for the epoch (step schedules).
-    lr_at, prepare
-        Per-iteration rate and batch preparation, see :func:`train_epoch`.
-    save_period : int
-        Period of the numbered checkpoints, which are also written at the end (0: only the
-        last and the best).
-    plot : callable, optional
-        ``plot(records)`` draws the history after each epoch.
-    log_interval : int
-        Batches between progress lines when not on a terminal.
+        Base seed; each epoch is seeded from (seed, epoch), so a resumed run draws what an
+        uninterrupted one draws.
 
     Returns
     -------
     dict
         best_score, best_epoch and the last record.
     """
+    epoch, best = start
     record = None
-    best_score, best_epoch = best
-    epoch = start_epoch
-    if plot is not None and start_epoch > 0:
-        plot(metrics_log.records())  # a kill may have come between a checkpoint and its plot
+    if epoch > 0:
+        run_dir.draw()  # a kill may have come between a checkpoint and its plot
+    log = run_dir.log
     try:
         with StopRequest() as stop:
-            for epoch in range(start_epoch, num_epochs):
-                record, best_score, best_epoch = _run_epoch(
-                    epoch, net, trainer, train_batches, ctx, loss_fn, num_epochs, validate,
-                    checkpoints, metrics_log, log, run_info, flags, seed, (best_score, best_epoch),
-                    lr_at_epoch, lr_at, prepare, save_period, plot, log_interval, stop)
+            for epoch in range(start[0], num_epochs):
+                seed_epoch(seed, epoch)
+                train_batches.set_epoch(epoch)
+                tic = time.time()
+                stats = training.epoch(train_batches, epoch, lr_at, log, stop)
+                fields, score = validate()
+                record = dict(run_dir.run_info, epoch=epoch, train_acc=stats['train_acc'],
+                              train_loss=stats['train_loss'], lr=lr_at(epoch, 0),
+                              samples_per_sec=stats['samples'] / max(stats['seconds'], 1e-9),
+                              time=time.time() - tic, **fields)
+                best = run_dir.end_epoch(epoch, num_epochs, training.net, training.trainer,
+                                         record, score, best)
                 stop.check()  # a Ctrl-C during validation or saving: the epoch is saved
     except KeyboardInterrupt:
-        done = checkpoints.committed_epoch
+        done = run_dir.checkpoints.committed_epoch
         raise Interrupted('at epoch %d; %s: run the same command with --resume to continue' % (
-            epoch, 'the checkpoint of epoch %d in %s is complete' % (done, checkpoints.save_dir)
+            epoch, 'the checkpoint of epoch %d in %s is complete' % (done, run_dir.save_dir)
             if done is not None else 'no epoch was finished yet')) from None
-    return {'best_score': best_score, 'best_epoch': best_epoch, 'record': record}
-
-
-def _run_epoch(epoch, net, trainer, train_batches, ctx, loss_fn, num_epochs, validate,
-               checkpoints, metrics_log, log, run_info, flags, seed, best, lr_at_epoch, lr_at,
-               prepare, save_period, plot, log_interval, stop):
-    """One epoch of :func:`fit`: train, validate, commit the checkpoint, then the metrics line
-    and the plot; returns (record, best_score, best_epoch)."""
-    best_score, best_epoch = best
-    seed_epoch(seed, epoch)
-    if lr_at_epoch is not None:
-        trainer.set_learning_rate(lr_at_epoch(epoch))
-    lr = lr_at(epoch, 0) if lr_at is not None else trainer.learning_rate
-    train_batches.set_epoch(epoch)
-    tic = time.time()
-    stats = train_epoch(net, trainer, train_batches, ctx, loss_fn, epoch, log,
-                        prepare=prepare, lr_at=lr_at, log_interval=log_interval, stop=stop)
-    fields, score = validate()
-    record = dict(run_info, epoch=epoch, train_acc=stats['train_acc'],
-                  train_loss=stats['train_loss'], lr=lr,
-                  samples_per_sec=stats['samples'] / max(stats['seconds'], 1e-9),
-                  time=time.time() - tic, **fields)
-    improved = best_score is None or score > best_score
-    if improved:
-        best_score, best_epoch = score, epoch
-    # every save_period epochs and at the end, as both official scripts save
-    periodic = bool(save_period) and ((epoch + 1) % save_period == 0 or epoch == num_epochs - 1)
-    checkpoints.save_epoch(epoch, net, trainer,
-                           {'best_score': best_score, 'best_epoch': best_epoch,
-                            'record': record, 'flags': flags or {}},
-                           periodic=periodic, best=improved)
-    metrics_log.append(record)
-    log.info('[Epoch %d] %s', epoch, ' '.join(
-        '%s=%s' % (k, ('%.6g' % v) if isinstance(v, float) else v)
-        for k, v in sorted(record.items()) if k not in run_info))
-    if plot is not None:
-        plot(metrics_log.records())
-    return record, best_score, best_epoch
+    return {'best_score': best[0], 'best_epoch': best[1], 'record': record}

@@ -1,6 +1,6 @@
 """GluonCV pretrained weights and distillation teachers, with local files for offline machines."""
 from ..errors import BadInput
-from .runtime import load_parameters_checked
+from ..models.params import load_parameters_checked
 
 __all__ = ['pretrained_file', 'build_teacher']
 

@@ -1,6 +1,5 @@
 """Run plumbing shared by the scripts: contexts, seeding, logging, progress."""
 import logging
-import os
 import random
 import sys
 import time
@@ -8,11 +7,10 @@ import time
 import mxnet as mx
 import numpy as np
 
-from ..errors import BadInput, error_reason
-from ..models.params import describe_mismatch, read_parameters
+from ..data.seeds import GLOBAL_STREAM, INIT_STREAM, derived_seed
+from ..errors import BadInput
 
-__all__ = ['contexts_from_gpus', 'seed_epoch', 'setup_logging', 'Progress',
-           'load_parameters_checked']
+__all__ = ['contexts_from_gpus', 'seed_epoch', 'setup_logging', 'Progress']
 
 
 def contexts_from_gpus(gpus, log):
@@ -42,7 +40,9 @@ def contexts_from_gpus(gpus, log):
 def seed_epoch(seed, epoch):
     """Seed MXNet, NumPy and Python for one epoch, so a run resumed at any epoch draws what an
     uninterrupted run draws."""
-    value = (seed * 1000003 + epoch) % (2 ** 31)
+    # epoch -1: the weight initialisation before the first epoch
+    value = (derived_seed(seed, 0, INIT_STREAM) if epoch < 0
+             else derived_seed(seed, epoch, GLOBAL_STREAM))  # 31 bits: mx.random.seed's int
     mx.random.seed(value)
     np.random.seed(value)
     random.seed(value)
@@ -93,22 +93,3 @@ class Progress(object):
     def close(self):
         if self.bar is not None:
             self.bar.close()
-
-
-def load_parameters_checked(net, path, flag, ctx, hint_flags=None, cast_dtype=False):
-    """``net.load_parameters(path)``, with a file that is not a parameters file or does not fit
-    the network reported as one BadInput line naming ``flag`` and ``path``: the first difference
-    and the flags of the model the file fits (those in ``hint_flags``, e.g. the flags the command
-    has; default: all that can be inferred but ``--model``). ``cast_dtype`` casts each value to
-    the dtype of the network's parameter (a float16 checkpoint into a float32 network)."""
-    what = '%s %s' % (flag, path)
-    if not os.path.isfile(path):
-        raise BadInput('%s: no such file' % what)
-    problem = describe_mismatch(net, read_parameters(path, what), hint_flags)
-    if problem:
-        raise BadInput('%s does not fit the model: %s' % (what, problem))
-    try:
-        net.load_parameters(path, ctx=ctx, cast_dtype=cast_dtype, dtype_source='current')
-    except (AssertionError, ValueError, mx.base.MXNetError) as err:
-        # what the names and shapes do not show, e.g. a float16 file for a float32 model
-        raise BadInput('%s does not fit the model: %s' % (what, error_reason(err))) from None

@@ -1,20 +1,20 @@
-"""Start or resume a run in its save directory: the log file, the checkpoints and metrics of the
-directory, and ``--resume``."""
+"""A run's save directory: the log file, the checkpoints and their policy, ``metrics.jsonl`` and
+the history plot, ``--resume`` and the final export. It owns the end of every epoch."""
 import os
 
 import mxnet as mx
 
 from ..errors import BadInput
-from ..export import export_all
+from ..deployment import export_all
 from .checkpoint import Checkpoints
-from .metrics import MetricsLog
+from .metrics import MetricsLog, plot_history
 from .runtime import setup_logging
 
-__all__ = ['Session']
+__all__ = ['RunDir']
 
 
-class Session(object):
-    """A run's save directory: log file, checkpoints, metrics, resume.
+class RunDir(object):
+    """A run's save directory: log file, checkpoints, metrics, plot, resume, export.
 
     Parameters
     ----------
@@ -30,16 +30,30 @@ class Session(object):
     resume : bool
         Whether the run continues the directory's checkpoints; without it a directory that holds
         checkpoints is refused (its runs would mix) before anything is written.
+    log_name : str
+        The log file, in ``save_dir``.
+    run_info : dict
+        Constant fields of every metrics record (dataset, label_set, num_workers, ...).
+    flags : dict
+        The run's flags, stored in every checkpoint manifest.
+    save_period : int
+        Period of the numbered checkpoints kept for good (also the last epoch's; 0: only the
+        newest and the best).
+    plot : (str, callable), optional
+        The history PNG's path and ``errors(record)`` -> [training error, validation error].
 
     A directory whose manifests cannot be read, or that holds parameter files no manifest
     names, is refused with or without ``resume`` (BadInput), so trained files are never
     overwritten by a run that cannot see them.
     """
 
-    def __init__(self, save_dir, prefix, best_stem, identity, resume, log_name='train.log'):
+    def __init__(self, save_dir, prefix, best_stem, identity, resume, log_name='train.log',
+                 run_info=None, flags=None, save_period=0, plot=None):
         if os.path.exists(save_dir) and not os.path.isdir(save_dir):
             raise BadInput('--save-dir %s exists and is not a directory' % save_dir)
         self.save_dir, self.identity, self.resuming = save_dir, identity, resume
+        self.run_info, self.flags, self.save_period = run_info or {}, flags or {}, save_period
+        self.plot = plot
         self.checkpoints = Checkpoints(save_dir, prefix, best_stem)
         self.metrics = MetricsLog(os.path.join(save_dir, 'metrics.jsonl'))
         manifests = self.checkpoints.scan()  # refuses unreadable manifests and stray files
@@ -78,6 +92,34 @@ class Session(object):
         self.log.info('resumed from %s (epoch %d done, best %.4f at epoch %s)', info['stem'],
                       info['epoch'], info['best_score'], info.get('best_epoch'))
         return info['epoch'] + 1, (info['best_score'], info.get('best_epoch'))
+
+    def end_epoch(self, epoch, num_epochs, net, trainer, record, score, best):
+        """Close ``epoch``: commit its checkpoint (and a new best), then its metrics line, the log
+        line and the plot. ``best`` is (best score, its epoch) before this epoch; returns it
+        updated."""
+        best_score, best_epoch = best
+        improved = best_score is None or score > best_score
+        if improved:
+            best_score, best_epoch = score, epoch
+        # every save_period epochs and at the end, as both official scripts save
+        periodic = bool(self.save_period) and ((epoch + 1) % self.save_period == 0
+                                               or epoch == num_epochs - 1)
+        self.checkpoints.save_epoch(epoch, net, trainer,
+                                    {'best_score': best_score, 'best_epoch': best_epoch,
+                                     'record': record, 'flags': self.flags},
+                                    periodic=periodic, best=improved)
+        self.metrics.append(record)
+        self.log.info('[Epoch %d] %s', epoch, ' '.join(
+            '%s=%s' % (k, ('%.6g' % v) if isinstance(v, float) else v)
+            for k, v in sorted(record.items()) if k not in self.run_info))
+        self.draw()
+        return best_score, best_epoch
+
+    def draw(self):
+        """The history plot of the metrics so far (if the run has one)."""
+        if self.plot is not None:
+            path, errors = self.plot
+            plot_history(self.metrics.records(), path, errors)
 
     def export(self, net, name, input_shape):
         """Export ``net`` (a fresh, uninitialised copy of the trained model) with the parameters

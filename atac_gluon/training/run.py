@@ -1,0 +1,67 @@
+"""The one training runner under both scripts: ``run(opt, task)`` reads top to bottom as a run
+goes (seed, contexts, data, network, run directory, trainer, resume, fit, export). What differs
+between CIFAR and ImageNet comes from the task (:mod:`atac_gluon.training.tasks`)."""
+import mxnet as mx
+from mxnet import gluon
+
+from ..flops import summary
+from .loop import Training, evaluate, fit
+from .rundir import RunDir
+from .runtime import contexts_from_gpus, seed_epoch, setup_logging
+
+__all__ = ['run']
+
+
+def run(opt, task):
+    """Train ``task`` with the checked flags ``opt`` (``--summary``: print FLOPs and parameters
+    and stop). Every input is checked before the run directory is written; returns the result
+    of :func:`~atac_gluon.training.loop.fit` (None for ``--summary``)."""
+    seed_epoch(opt.seed, -1)  # initialisation
+    # built first: the model flags are checked before any data is read
+    net = task.build_model(opt, task.default_classes(opt))
+    if opt.summary:
+        net.initialize(mx.init.MSRAPrelu())
+        summary(net, mx.nd.zeros(task.input_shape(opt)))
+        return None
+    log = setup_logging()
+    ctx = contexts_from_gpus(task.gpus(opt), log)
+    task.check_contexts(opt, ctx)
+    data = task.load_data(opt, opt.batch_size * len(ctx), log)
+    if data.classes != task.default_classes(opt):
+        net = task.build_model(opt, data.classes)
+    notes = task.initialize(net, opt, data.classes, ctx)
+    # every input is checked: only now is anything written
+    run_dir = RunDir(opt.save_dir, task.checkpoint_prefix(opt), task.best_stem,
+                     identity={k: getattr(opt, k) for k in task.identity_flags},
+                     resume=opt.resume, log_name=task.log_name(opt), run_info=data.run_info,
+                     flags=vars(opt), save_period=task.save_period(opt),
+                     plot=(task.plot_path(opt), task.plot_errors))
+    log = run_dir.log
+    log.info('model %s, %d classes, on %s', task.model_name, data.classes, ctx)
+    for note in notes:
+        log.info('%s', note)
+    task.before_training(net, opt, log)
+    if opt.mode == 'hybrid':
+        net.hybridize(static_alloc=True, static_shape=True)
+    trainer = gluon.Trainer(net.collect_params(), 'nag', task.optimizer_params(opt),
+                            kvstore=opt.kvstore)
+    start = (run_dir.resume(net, trainer, ctx) if opt.resume
+             else task.official_start(opt, trainer, log))
+    metrics = task.metrics(data.classes)
+
+    def validate():
+        return task.record(evaluate(net, data.val, ctx, metrics, task.dtype(opt)))
+
+    result = fit(Training(net, trainer, ctx, task.loss(opt), task.prepare(opt, data.classes),
+                          task.log_interval(opt)),
+                 data.train, validate, run_dir, task.lr_at(opt, len(data.train)),
+                 opt.num_epochs, start, opt.seed)
+    if result['best_score'] is not None:
+        log.info('%s', task.best_line(result))
+    if opt.export:
+        exported = run_dir.export(task.build_model(opt, data.classes), task.model_name,
+                                  task.input_shape(opt))
+        log.info('exported %s', ', '.join(exported))
+    log.info('results in %s: metrics.jsonl, %s, checkpoints; plot %s', opt.save_dir,
+             task.log_name(opt), task.plot_path(opt))
+    return result
