@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo install clean
+.PHONY: test test-fast demo install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# unit tests only (no script runs): about a minute
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
 
 # ResNet-20 ATAC (r=2, inner ReLU) on scikit-learn's digits: no download, 75 s on 2
 # cores. --resume makes a second `make demo` reuse the finished run instead of refusing the dir.

@@ -7,10 +7,11 @@ setup(
                 'training scripts and export',
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=['tests']),
-    python_requires='>=3.8',
-    # Versions that install and import together on Python 3.11 (see ENVIRONMENT.md):
-    # numpy >= 1.24 breaks `import mxnet`; newer opencv needs numpy 2.
+    packages=find_packages(exclude=['tests', 'tests.*']),
+    # argparse.BooleanOptionalAction (3.9); tested on 3.11
+    python_requires='>=3.9',
+    # Versions that install and import together on Python 3.11: numpy >= 1.24 breaks
+    # `import mxnet` (np.bool), and newer opencv-python needs numpy 2.
     install_requires=[
         'mxnet==1.9.1',
         'numpy>=1.21,<1.24',
@@ -23,6 +24,11 @@ setup(
         'scikit-learn>=1.2,<1.8',
         'tqdm>=4.60',
     ],
+    entry_points={'console_scripts': [
+        'atac-gluon-summary = atac_gluon.__main__:entry',
+        'atac-gluon-export = atac_gluon.export:entry',
+        'atac-gluon-predict = atac_gluon.predict:entry',
+    ]},
     extras_require={
         'test': ['pytest>=7,<10'],
         # MXNet's ONNX exporter works with onnx 1.14 / protobuf 3; onnxruntime 1.18.1 is the

@@ -26,5 +26,10 @@ def main(argv=None):
     summary(net, mx.nd.zeros(shape))
 
 
-if __name__ == '__main__':
+def entry():
+    """Console entry point (setup.py)."""
     sys.exit(run_main(main))
+
+
+if __name__ == '__main__':
+    entry()

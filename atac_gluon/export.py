@@ -43,5 +43,10 @@ def main(argv=None):
         print(path)
 
 
-if __name__ == '__main__':
+def entry():
+    """Console entry point (setup.py)."""
     sys.exit(run_main(main))
+
+
+if __name__ == '__main__':
+    entry()

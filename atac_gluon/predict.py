@@ -165,5 +165,10 @@ def main(argv=None):
             print('%d %.4f %s' % (rank, prob, names[index]))
 
 
-if __name__ == '__main__':
+def entry():
+    """Console entry point (setup.py)."""
     sys.exit(run_main(main))
+
+
+if __name__ == '__main__':
+    entry()

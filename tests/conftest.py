@@ -1,13 +1,11 @@
 import json
 import os
-import sys
 
 import mxnet as mx
 import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)  # test helpers (gradcheck) import by name
 LAYOUT = os.path.join(HERE, 'data', 'official-checkpoint-layout.json')
 
 
@@ -26,7 +24,7 @@ def _seed():
 @pytest.fixture(scope='session')
 def rec_data(tmp_path_factory):
     """Flags of a tiny RecordIO train/val pair: 20 and 7 images of 3 classes, 36x36."""
-    from imagenet_fakes import write_rec_pair
+    from tests.helpers.imagenet_fakes import write_rec_pair
     root = tmp_path_factory.mktemp('rec')
     train = write_rec_pair(str(root / 'train'), 20, 3, size=36)
     val = write_rec_pair(str(root / 'val'), 7, 3, size=36, seed=1)

@@ -22,9 +22,9 @@ from atac_gluon.errors import BadInput, run_main
 from atac_gluon.cli import default_input_shape
 from atac_gluon.export import main as export_main
 from atac_gluon.predict import main as predict_main
-from cifar_fakes import write_release
-from imagenet_fakes import write_rec_pair
-from scripts import load, offline_env, script_path
+from tests.helpers.cifar_fakes import write_release
+from tests.helpers.imagenet_fakes import write_rec_pair
+from tests.helpers.scripts import load, offline_env, script_path
 
 B1 = ['--model', 'cifar_resnet8_v2_atac', '--classes', '10', '--useReLU', '--params', '{b1}']
 LOG_RECORD = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (INFO|WARNING) ')

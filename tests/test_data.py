@@ -18,7 +18,7 @@ from atac_gluon.data import (CIFAR_MEAN, CIFAR_STD, DIGITS_NUM_CLASSES, TRAIN_PA
 from atac_gluon.data import cifar
 from atac_gluon.data.seeds import (AUGMENTATION_STREAM, GLOBAL_STREAM, INIT_STREAM,
                                    SHUFFLE_STREAM, derived_seed)
-from cifar_fakes import ARCHIVES, FOLDERS, TINY, fake_pixels, write_release
+from tests.helpers.cifar_fakes import ARCHIVES, FOLDERS, TINY, fake_pixels, write_release
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from atac_gluon.data import DataError, imagenet
 from atac_gluon.data.imagenet import folder_iterators, folder_stats, rec_iterators, val_resize
 from atac_gluon.data.recordio import RECORDIO_MAGIC, rec_num_samples, rec_stats
 from atac_gluon.data.seeds import AUGMENTATION_STREAM, SHUFFLE_STREAM, derived_seed
-from imagenet_fakes import corrupt_record, read_idx, write_image_folder, write_rec_pair
+from tests.helpers.imagenet_fakes import (corrupt_record, read_idx, write_image_folder,
+                                          write_rec_pair)
 
 INPUT = 32
 CROP = 0.875

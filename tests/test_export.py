@@ -15,7 +15,9 @@ from atac_gluon.export import main as export_main
 from atac_gluon.predict import main as predict_main
 from atac_gluon.predict import preprocess
 from atac_gluon.errors import run_main
-from scripts import run
+from tests.helpers.scripts import run
+
+pytestmark = pytest.mark.slow  # end to end: runs the scripts
 
 MODEL = 'ResNet20_b_1_ChaATAC'
 CIFAR8 = ['--model', 'cifar_resnet8_v2_atac', '--classes', '10', '--useReLU']

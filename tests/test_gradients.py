@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from atac_gluon import ACT_TYPES, ResNet20V2ATAC
-from gradcheck import finite_difference, forward_backward, random_indices
+from tests.helpers.gradcheck import finite_difference, forward_backward, random_indices
 
 # (step, relative tolerance) of the central differences. MXNet evaluates gelu's erf to ~1e-7
 # even in float64, so gelu's differences need a larger step and agree to ~1e-3 only.

@@ -16,7 +16,9 @@ from atac_gluon.errors import BadInput
 from atac_gluon.training.official import check_trainer_states, load_trainer_states
 from atac_gluon.models.params import load_parameters_checked
 from atac_gluon.training.schedules import warmup_schedule
-from scripts import run
+from tests.helpers.scripts import run
+
+pytestmark = pytest.mark.slow  # end to end: runs the scripts
 
 SCRIPT = 'train_imagenet.py'
 

@@ -14,8 +14,10 @@ import mxnet as mx
 import pytest
 
 from atac_gluon.training.checkpoint import FORMAT
-from cifar_fakes import write_release
-from scripts import ROOT, load, offline_env, run, wait_for_epochs
+from tests.helpers.cifar_fakes import write_release
+from tests.helpers.scripts import ROOT, load, offline_env, run, wait_for_epochs
+
+pytestmark = pytest.mark.slow  # end to end: runs the scripts
 
 SCRIPT = 'train_cifar.py'
 PREFIX = 'cifar10-ResNet20_b_1_ChaATAC'
@@ -77,10 +79,10 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def crash_report(tmp_path_factory, data_dir):
-    """Every crash point of a whole run (tests/crashpoints.py): the work directory, the report."""
+    """Every crash point of a whole run (tests/helpers/crashpoints.py): the work directory, the report."""
     work = tmp_path_factory.mktemp('crashpoints')
     env = dict(offline_env(work), OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'crashpoints.py'),
+    proc = subprocess.run([sys.executable, '-m', 'tests.helpers.crashpoints',
                            SCRIPT, str(work / 'runs'), '--', '--data-dir', data_dir] + RUN,
                           cwd=str(work), env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]

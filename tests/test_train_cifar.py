@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from atac_gluon.training.tasks import CifarTask
-from cifar_fakes import write_release
-from scripts import load, records, run, start, wait_for_epochs
+from tests.helpers.cifar_fakes import write_release
+from tests.helpers.scripts import load, records, run, start, wait_for_epochs
+
+pytestmark = pytest.mark.slow  # end to end: runs the scripts
 
 SCRIPT = 'train_cifar.py'
 DIGITS = ['--dataset', 'digits', '--blocks', '1', '--useReLU', '--mode', 'hybrid', '-j', '0',

@@ -8,8 +8,10 @@ import mxnet as mx
 import pytest
 from gluoncv.model_zoo import get_model as gluoncv_model
 
-from imagenet_fakes import write_image_folder
-from scripts import load, records, run
+from tests.helpers.imagenet_fakes import write_image_folder
+from tests.helpers.scripts import load, records, run
+
+pytestmark = pytest.mark.slow  # end to end: runs the scripts
 
 SCRIPT = 'train_imagenet.py'
 MODEL = 'ResNet50_v1b_ChaATAC'

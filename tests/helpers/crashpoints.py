@@ -1,7 +1,7 @@
 """Kill a training run right after each file-system write, rename, link or removal it makes,
 resume it, and report the run directories, for test_run_integrity.py.
 
-    python tests/crashpoints.py SCRIPT WORKDIR -- SCRIPT-ARGS...
+    python -m tests.helpers.crashpoints SCRIPT WORKDIR -- SCRIPT-ARGS...   (PYTHONPATH: the repo)
 
 The script module (and mxnet) is imported once; every run is a fork of this process, so a run
 costs its training, not an interpreter start. First a reference run records the sequence of
@@ -15,10 +15,7 @@ import os
 import signal
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from scripts import load  # noqa: E402
+from tests.helpers.scripts import load
 
 # what makes a run-directory change durable or visible; patched in the forked runs
 _OPS = ('replace', 'rename', 'link', 'remove', 'unlink', 'fsync', 'mkdir', 'rmdir')
