@@ -25,12 +25,14 @@ CIFAR8 = ['--model', 'cifar_resnet8_v2_atac', '--classes', '10', '--useReLU']
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-    """A digits run of train_cifar.py with --export: (save dir, best checkpoint)."""
+    """A digits run of train_cifar.py with --export on two contexts (the export takes the
+    trained network to one): (save dir, best checkpoint)."""
     tmp = tmp_path_factory.mktemp('trained')
     out = tmp / 'run'
     proc = run('train_cifar.py', ['--dataset', 'digits', '--blocks', '1', '--useReLU', '--mode',
                                   'hybrid', '-j', '0', '--lr', '0.1', '--num-epochs', '2',
-                                  '--batch-size', '64', '--export', '--save-dir', str(out),
+                                  '--batch-size', '32', '--gpus', '0,1', '--export',
+                                  '--save-dir', str(out),
                                   '--save-plot-dir', str(out)], tmp)
     assert proc.returncode == 0, proc.stderr
     (best,) = [n for n in os.listdir(str(out)) if n.endswith('-best.params')]

@@ -59,8 +59,7 @@ def run(opt, task):
     if result['best_score'] is not None:
         log.info('%s', task.best_line(result))
     if opt.export:
-        exported = run_dir.export(task.build_model(opt, data.classes), task.model_name,
-                                  task.input_shape(opt))
+        exported = run_dir.export(net, task.model_name, task.input_shape(opt))
         log.info('exported %s', ', '.join(exported))
     log.info('results in %s: metrics.jsonl, %s, checkpoints; plot %s', opt.save_dir,
              task.log_name(opt), task.plot_path(opt))

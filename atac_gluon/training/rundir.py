@@ -122,15 +122,16 @@ class RunDir(object):
             plot_history(self.metrics.records(), path, errors)
 
     def export(self, net, name, input_shape):
-        """Export ``net`` (a fresh, uninitialised copy of the trained model) with the parameters
-        of the best checkpoint, else the last, to ``<save_dir>/<name>-symbol.json``,
-        ``<name>-0000.params`` and ``<name>.onnx`` (renamed into place: a kill leaves no torn
-        export); returns the paths."""
+        """Export the trained ``net`` with the parameters of the best checkpoint, else the last,
+        in float32 on the CPU, to ``<save_dir>/<name>-symbol.json``, ``<name>-0000.params`` and
+        ``<name>.onnx`` (renamed into place: a kill leaves no torn export); returns the paths."""
         info = (self.checkpoints.newest_intact(self.log, kind='best')
                 or self.checkpoints.newest_intact(self.log))
         if info is None:
             raise BadInput('--export: no checkpoint in %s to export' % self.save_dir)
         # float32 for deployment, whatever the training dtype (float16 on GPUs)
+        net.cast('float32')
+        net.collect_params().reset_ctx(mx.cpu())  # one context, whatever the training used
         net.load_parameters(self.checkpoints.path_of(info), ctx=mx.cpu(), cast_dtype=True,
                             dtype_source='current')
         self.log.info('exporting %s (epoch %d)', info['stem'], info['epoch'])
