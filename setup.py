@@ -28,6 +28,7 @@ setup(
         'atac-gluon-summary = atac_gluon.__main__:entry',
         'atac-gluon-export = atac_gluon.export:entry',
         'atac-gluon-predict = atac_gluon.predict:entry',
+        'atac-gluon-launch = atac_gluon.launch:entry',
     ]},
     extras_require={
         'test': ['pytest>=7,<10'],

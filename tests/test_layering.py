@@ -7,7 +7,7 @@ import os
 import pytest
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'atac_gluon')
-COMMAND_LINES = {'cli', 'export', 'predict', '__main__'}
+COMMAND_LINES = {'cli', 'export', 'predict', 'launch', '__main__'}
 LAYERS = {  # module group -> the groups it must not import
     'base': {'training'} | COMMAND_LINES,
     'training': COMMAND_LINES,

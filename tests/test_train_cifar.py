@@ -33,7 +33,9 @@ def test_digits_learns_and_writes_its_results(tmp_path):
     lines = records(out)
     assert [r['epoch'] for r in lines] == [0, 1, 2]
     assert set(lines[0]) >= {'epoch', 'train_acc', 'val_acc', 'train_loss', 'lr',
-                             'samples_per_sec', 'time', 'num_workers', 'dataset', 'label_set'}
+                             'samples_per_sec', 'time', 'num_workers', 'dist_workers', 'dataset',
+                             'label_set'}
+    assert lines[0]['dist_workers'] == 1
     assert lines[-1]['val_acc'] > 0.8  # chance is 0.1
     assert lines[0]['samples_per_sec'] > 0 and lines[0]['dataset'] == 'digits'
     names = set(os.listdir(str(out)))

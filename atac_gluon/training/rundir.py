@@ -51,7 +51,7 @@ class RunDir(object):
                  run_info=None, flags=None, save_period=0, plot=None):
         if os.path.exists(save_dir) and not os.path.isdir(save_dir):
             raise BadInput('--save-dir %s exists and is not a directory' % save_dir)
-        self.save_dir, self.identity, self.resuming = save_dir, identity, resume
+        self.save_dir, self.identity = save_dir, identity
         self.run_info, self.flags, self.save_period = run_info or {}, flags or {}, save_period
         self.plot = plot
         self.checkpoints = Checkpoints(save_dir, prefix, best_stem)
@@ -125,8 +125,11 @@ class RunDir(object):
         """Export the trained ``net`` with the parameters of the best checkpoint, else the last,
         in float32 on the CPU, to ``<save_dir>/<name>-symbol.json``, ``<name>-0000.params`` and
         ``<name>.onnx`` (renamed into place: a kill leaves no torn export); returns the paths."""
-        info = (self.checkpoints.newest_intact(self.log, kind='best')
-                or self.checkpoints.newest_intact(self.log))
+        try:
+            info = self.checkpoints.newest_intact(self.log, kind='best')
+        except BadInput:  # no intact best: the newest intact checkpoint
+            info = None
+        info = info or self.checkpoints.newest_intact(self.log)
         if info is None:
             raise BadInput('--export: no checkpoint in %s to export' % self.save_dir)
         # float32 for deployment, whatever the training dtype (float16 on GPUs)

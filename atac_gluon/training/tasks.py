@@ -24,6 +24,7 @@ from .schedules import step_schedule, warmup_schedule
 __all__ = ['Data', 'Task', 'CifarTask', 'ImageNetTask']
 
 #: the batches of a run and what the data says: classes and the constant metrics fields
+#: (``dist_workers``: training processes, 1 until distributed training lands)
 Data = collections.namedtuple('Data', 'train val classes run_info')
 
 
@@ -93,7 +94,7 @@ class CifarTask(Task):
                                               opt.fine_label, opt.seed, opt.num_workers, log)
         return Data(train, val, self.DATASETS[opt.dataset],
                     {'dataset': opt.dataset, 'label_set': label_set,
-                     'num_workers': opt.num_workers})
+                     'num_workers': opt.num_workers, 'dist_workers': 1})
 
     def initialize(self, net, opt, classes, ctx):
         net.initialize(mx.init.MSRAPrelu(), ctx=ctx)
@@ -197,7 +198,7 @@ class ImageNetTask(Task):
                  'RecordIO' if opt.use_rec else opt.data_dir, samples, classes, len(train),
                  batch_size)
         return Data(train, val, classes, {'dataset': 'imagenet', 'classes': classes,
-                                          'num_workers': opt.num_workers})
+                                          'num_workers': opt.num_workers, 'dist_workers': 1})
 
     def initialize(self, net, opt, classes, ctx):
         """Initialize ``net`` (pretrained layers, ``--resume-params``), build the teacher, and

@@ -1,0 +1,365 @@
+"""``python -m atac_gluon.launch``: start a distributed (ps-lite parameter server) MXNet job on this
+machine, in place of ``mxnet/tools/launch.py``, which dies on Python 3.9+ and hangs when a worker
+fails::
+
+    python -m atac_gluon.launch -n 2 -s 1 -- python my_train.py --kvstore dist_sync ...
+
+It starts one scheduler, ``-s`` servers (both ``python -c "import mxnet"`` with the ps-lite role in
+the environment) and ``-n`` workers (the COMMAND after ``--``), all on 127.0.0.1 (``DMLC_INTERFACE=lo``,
+a free port). Every output line is prefixed with its process: ``[scheduler]``, ``[server 0]``,
+``[worker 1]``; stdout goes to stdout, stderr to stderr. Each worker gets ``ATAC_WORKER_RANK`` (its
+index here, a hint only: ps-lite assigns its own ranks, and ``kv.rank`` is the authority).
+
+Exit codes: 0 when every worker exited 0 (the scheduler and servers are then given a few seconds to
+exit, and stopped if they do not); when any process exits non-zero or is killed, every other
+process is stopped (SIGTERM to its process group, SIGKILL after a grace period), one ``error:``
+line names it, and the exit code is that process's code (128 + the signal number when it was
+killed); 2 for bad arguments (one ``error:`` line); 130 on Ctrl-C (SIGINT) or SIGTERM, after
+stopping everything. Only ``--launcher local`` exists so far.
+"""
+import argparse
+import errno
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from .errors import BadInput, Interrupted, run_main
+
+__all__ = ['main', 'launch', 'ProcessFailed', 'free_port', 'role_env']
+
+GRACE = 3.0    # seconds between SIGTERM and SIGKILL when stopping a process group
+LINGER = 10.0  # seconds the scheduler and servers get to exit after the workers finished
+POLL = 0.05
+
+
+class ProcessFailed(RuntimeError):
+    """A process of the launch exited non-zero or was killed; the others were stopped.
+
+    Parameters
+    ----------
+    message : str
+        One line naming the process and its exit code.
+    code : int
+        The launcher's exit code: the process's own code, or 128 + the signal that killed it.
+    """
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises BadInput (one ``error:`` line, exit 2) instead of printing usage."""
+
+    def error(self, message):
+        raise BadInput(message)
+
+
+def free_port(host='127.0.0.1'):
+    """A TCP port on ``host`` that is free right now (bind to port 0 and let the kernel choose).
+
+    Parameters
+    ----------
+    host : str
+        The address to bind.
+
+    Returns
+    -------
+    int
+        The port number.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def role_env(role, index, num_workers, num_servers, port, base=None):
+    """The environment of one ps-lite process.
+
+    Parameters
+    ----------
+    role : {'scheduler', 'server', 'worker'}
+        The ps-lite role (``DMLC_ROLE``).
+    index : int
+        The process's index within its role (``DMLC_TASK_ID``; ``ATAC_WORKER_RANK`` for workers).
+    num_workers, num_servers : int
+        ``DMLC_NUM_WORKER`` and ``DMLC_NUM_SERVER``.
+    port : int
+        The scheduler's port on 127.0.0.1 (``DMLC_PS_ROOT_PORT``).
+    base : dict, optional
+        The environment to start from (default: this process's).
+
+    Returns
+    -------
+    dict
+        The environment for ``subprocess.Popen``.
+    """
+    env = dict(os.environ if base is None else base)
+    env.update({'DMLC_ROLE': role, 'DMLC_PS_ROOT_URI': '127.0.0.1', 'DMLC_PS_ROOT_PORT': str(port),
+                'DMLC_NUM_WORKER': str(num_workers), 'DMLC_NUM_SERVER': str(num_servers),
+                'DMLC_INTERFACE': 'lo', 'DMLC_TASK_ID': str(index), 'DMLC_JOB_CLUSTER': 'local'})
+    env.setdefault('PYTHONUNBUFFERED', '1')  # lines arrive as they are printed, not at exit
+    if role == 'worker':
+        env['ATAC_WORKER_RANK'] = str(index)
+    else:
+        env.pop('ATAC_WORKER_RANK', None)
+        env.setdefault('OMP_NUM_THREADS', '1')  # the scheduler and servers only sum arrays
+    return env
+
+
+def _describe(code):
+    """``exited with code -9 (killed by SIGKILL)`` and the launcher's exit code for it."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = 'signal %d' % -code
+        return 'exited with code %d (killed by %s)' % (code, name), 128 - code
+    return 'exited with code %d' % code, code
+
+
+def _plural(count, word):
+    return '%d %s%s' % (count, word, '' if count == 1 else 'es')
+
+
+class _Process:
+    """One started process: its Popen, the threads that copy its output, whether it is reaped."""
+
+    def __init__(self, name, cmd, env, out, err, lock):
+        self.name = name
+        self.popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      start_new_session=True)
+        self.code = None
+        self.readers = [threading.Thread(target=_copy_lines, daemon=True,
+                                         args=(stream, target, '[%s] ' % name, lock))
+                        for stream, target in ((self.popen.stdout, out), (self.popen.stderr, err))]
+        for reader in self.readers:
+            reader.start()
+
+    def exited(self):
+        """True once the process has exited; then its group is killed and it is reaped.
+
+        The exit is seen with ``WNOWAIT``, so the process group is signalled while the zombie
+        still holds its id (no chance of hitting a reused id): whatever the process left behind
+        in its group (children of a shell COMMAND) goes with it.
+        """
+        if self.code is not None:
+            return True
+        try:
+            info = os.waitid(os.P_PID, self.popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped elsewhere (its id may be reused: no killpg)
+            self.code = self.popen.wait()
+            return True
+        if info is None:
+            return False
+        self.signal_group(signal.SIGKILL)
+        self.code = self.popen.wait()
+        return True
+
+    def signal_group(self, signum):
+        """Send ``signum`` to the process's group (its own session), ignoring a gone group."""
+        try:
+            os.killpg(self.popen.pid, signum)
+        except OSError as err:  # ESRCH: nothing left in the group; EPERM: a reused id
+            if err.errno not in (errno.ESRCH, errno.EPERM):
+                raise
+
+    def close(self, timeout=2.0):
+        """Wait for the output threads to copy the last lines."""
+        for reader in self.readers:
+            reader.join(timeout)
+
+
+def _copy_lines(stream, target, prefix, lock):
+    """Copy ``stream`` line by line to ``target`` (a text file), each line after ``prefix``."""
+    with stream:
+        for raw in iter(stream.readline, b''):
+            line = raw.decode('utf-8', errors='replace').rstrip('\r\n')
+            with lock:
+                try:
+                    target.write(prefix + line + '\n')
+                    target.flush()
+                except (OSError, ValueError):  # a closed or broken terminal: keep draining
+                    pass
+
+
+def _stop(processes, grace=GRACE):
+    """Stop ``processes``: SIGTERM to each group, SIGKILL to those still running after ``grace``
+    seconds; every process is reaped when this returns."""
+    alive = [proc for proc in processes if not proc.exited()]
+    for proc in alive:
+        proc.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and not all(proc.exited() for proc in alive):
+        time.sleep(POLL)
+    for proc in alive:
+        if not proc.exited():
+            proc.signal_group(signal.SIGKILL)
+    deadline = time.monotonic() + 10.0  # SIGKILL is prompt unless a process is stuck in the kernel
+    while time.monotonic() < deadline and not all(proc.exited() for proc in alive):
+        time.sleep(POLL)
+
+
+def launch(command, num_workers, num_servers, launcher='local', env=None, grace=GRACE,
+           linger=LINGER, out=None, err=None):
+    """Run a ps-lite job on this machine: a scheduler, servers and workers running ``command``.
+
+    Parameters
+    ----------
+    command : list of str
+        The worker command (program and arguments), started once per worker.
+    num_workers : int
+        Number of workers (at least 1).
+    num_servers : int
+        Number of servers (at least 1).
+    launcher : str
+        Only ``'local'``.
+    env : dict, optional
+        The environment the roles' variables are added to (default: this process's).
+    grace : float
+        Seconds between SIGTERM and SIGKILL when stopping processes.
+    linger : float
+        Seconds the scheduler and servers get to exit after every worker exited 0.
+    out, err : file, optional
+        Where the prefixed output lines go (default: ``sys.stdout`` and ``sys.stderr``).
+
+    Returns
+    -------
+    int
+        0: every process exited 0 (or the scheduler and servers were stopped after the workers
+        finished, with a ``warning:`` line on ``err``).
+
+    Raises
+    ------
+    BadInput
+        Bad numbers, an empty command, another launcher, or a command that cannot be started.
+    ProcessFailed
+        A process exited non-zero or was killed; all others were stopped.
+    Interrupted
+        SIGINT or SIGTERM reached this process (in the main thread); all processes were stopped.
+    """
+    if launcher == 'ssh':
+        raise BadInput('--launcher ssh: not implemented yet (only local)')
+    if launcher != 'local':
+        raise BadInput('--launcher %s: unknown launcher (only local)' % launcher)
+    if num_workers < 1:
+        raise BadInput('-n %d: need at least 1 worker' % num_workers)
+    if num_servers < 1:
+        raise BadInput('-s %d: need at least 1 server' % num_servers)
+    if not command:
+        raise BadInput('no COMMAND: give the worker command after --')
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    port = free_port()
+    role_cmd = [sys.executable, '-c', 'import mxnet']
+    plan = ([('scheduler', role_cmd, role_env('scheduler', 0, num_workers, num_servers, port, env))]
+            + [('server %d' % i, role_cmd,
+                role_env('server', i, num_workers, num_servers, port, env))
+               for i in range(num_servers)]
+            + [('worker %d' % i, list(command),
+                role_env('worker', i, num_workers, num_servers, port, env))
+               for i in range(num_workers)])
+
+    caught = []
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            handlers[signum] = signal.signal(signum, lambda num, _frame: caught.append(num))
+    lock = threading.Lock()
+    processes = []
+    try:
+        for name, cmd, role_environ in plan:
+            if caught:
+                break
+            try:
+                processes.append(_Process(name, cmd, role_environ, out, err, lock))
+            except OSError as error:
+                raise BadInput('cannot start %s: %s' % (name, error)) from None
+        workers = [proc for proc in processes if proc.name.startswith('worker')]
+        others = [proc for proc in processes if not proc.name.startswith('worker')]
+        deadline = None
+        while not caught:
+            failed = next((proc for proc in processes if proc.exited() and proc.code != 0), None)
+            if failed is not None:
+                rest = [proc for proc in processes if proc is not failed and not proc.exited()]
+                _stop(rest, grace)
+                what, code = _describe(failed.code)
+                raise ProcessFailed('%s %s; stopped the other %s' % (
+                    failed.name, what, _plural(len(rest), 'process')), code)
+            if all(proc.exited() for proc in processes):
+                return 0
+            if all(proc.exited() for proc in workers):
+                deadline = deadline or time.monotonic() + linger
+                if time.monotonic() > deadline:
+                    rest = [proc for proc in others if not proc.exited()]
+                    _stop(rest, grace)
+                    with lock:
+                        err.write('warning: every worker exited 0, but %s did not exit within '
+                                  '%g s; stopped %s\n' % (', '.join(p.name for p in rest), linger,
+                                                          'it' if len(rest) == 1 else 'them'))
+                        err.flush()
+                    return 0
+            time.sleep(POLL)
+        rest = [proc for proc in processes if not proc.exited()]
+        _stop(rest, grace)
+        raise Interrupted('%s; stopped %s of the launch' % (
+            signal.Signals(caught[0]).name, _plural(len(rest), 'process')))
+    finally:
+        try:
+            _stop(processes, grace)  # a no-op unless something above failed unexpectedly
+            for proc in processes:
+                proc.close()
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+
+
+def main(argv=None):
+    """Parse the command line and run the launch.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``): options, then ``--`` and the worker command.
+
+    Raises
+    ------
+    BadInput
+        Bad arguments (exit code 2 through ``run_main``).
+    SystemExit
+        With the failed process's code, after one ``error:`` line on stderr.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _ArgumentParser(
+        prog='python -m atac_gluon.launch',
+        usage='%(prog)s -n WORKERS -s SERVERS [--launcher local] -- COMMAND ...',
+        description='Run a distributed MXNet (ps-lite) job on this machine.')
+    parser.add_argument('-n', '--num-workers', type=int, required=True, help='number of workers')
+    parser.add_argument('-s', '--num-servers', type=int, required=True, help='number of servers')
+    parser.add_argument('--launcher', default='local', help="only 'local' (ssh: not yet)")
+    if '--' not in argv:
+        if any(arg in ('-h', '--help') for arg in argv):
+            parser.parse_args(argv)
+        raise BadInput('no COMMAND: give the worker command after --')
+    split = argv.index('--')
+    args = parser.parse_args(argv[:split])
+    try:
+        launch(argv[split + 1:], args.num_workers, args.num_servers, launcher=args.launcher)
+    except ProcessFailed as failure:
+        print('error: %s' % failure, file=sys.stderr)
+        sys.stderr.flush()
+        raise SystemExit(failure.code) from None
+
+
+def entry():
+    """Console entry point (setup.py)."""
+    sys.exit(run_main(main))
+
+
+if __name__ == '__main__':
+    entry()
