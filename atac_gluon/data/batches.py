@@ -243,12 +243,22 @@ class BatchIterator(EpochBatches):
         releases the GIL), yielded in order.
     pad : int
         Crop padding when ``augment`` is set.
+    part : (int, int)
+        (index, parts): this worker's share of each epoch in distributed training. Every
+        worker draws the same permutation and takes every ``parts``-th sample from ``index``,
+        cut to ``len(data) // parts``, so all workers have the same number of batches (an
+        unequal count would leave the others waiting for ever at a synchronisation).
     """
 
     def __init__(self, data, labels, batch_size, shuffle=False, augment=False, mean=None,
-                 std=None, seed=0, last_batch='discard', num_workers=0, pad=TRAIN_PAD):
+                 std=None, seed=0, last_batch='discard', num_workers=0, pad=TRAIN_PAD,
+                 part=(0, 1)):
         _check_arguments(data, labels, batch_size, seed, last_batch, num_workers)
-        super().__init__(len(data))
+        self._part_index, self._parts = int(part[0]), int(part[1])
+        if not 0 <= self._part_index < self._parts:
+            raise ValueError('part must be (index, parts) with 0 <= index < parts, got %r'
+                             % (part,))
+        super().__init__(len(data) // self._parts)
         self._images = data.dtype == np.uint8
         if self._images and (mean is None or std is None):
             raise ValueError('uint8 image data needs mean and std to normalise with')
@@ -264,7 +274,7 @@ class BatchIterator(EpochBatches):
         self._pad = int(pad)
 
     def __len__(self):
-        full, rest = divmod(len(self._data), self._batch_size)
+        full, rest = divmod(len(self._data) // self._parts, self._batch_size)
         return full + (1 if rest and self._keep_last else 0)
 
     def __iter__(self):
@@ -283,16 +293,21 @@ class BatchIterator(EpochBatches):
 
     def _permutation(self, epoch):
         """Sample order of ``epoch``."""
-        if not self._shuffle:
-            return np.arange(len(self._data))
-        rng = np.random.default_rng(derived_seed(self._seed, epoch, SHUFFLE_STREAM, bits=128))
-        return rng.permutation(len(self._data))
+        order = np.arange(len(self._data))
+        if self._shuffle:
+            rng = np.random.default_rng(derived_seed(self._seed, epoch, SHUFFLE_STREAM,
+                                                     bits=128))
+            order = rng.permutation(len(self._data))
+        if self._parts > 1:
+            order = order[self._part_index::self._parts][:len(self._data) // self._parts]
+        return order
 
     def _make_batch(self, epoch, index, samples):
         """Batch ``index`` of ``epoch``: ``samples`` gathered, augmented, normalised (numpy)."""
         data = self._data[samples]
         if self._augment:
-            rng = derived_seed(self._seed, epoch, AUGMENTATION_STREAM, index, bits=128)
+            keys = (index,) if self._parts == 1 else (index, self._part_index)
+            rng = derived_seed(self._seed, epoch, AUGMENTATION_STREAM, *keys, bits=128)
             data = random_crop_flip(data, self._pad, rng,
                                     layout='NHWC' if self._images else 'NCHW')
         if self._images:

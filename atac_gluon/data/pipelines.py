@@ -7,7 +7,8 @@ from .digits import load_digits32
 __all__ = ['cifar_batches']
 
 
-def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, log):
+def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, log,
+                  part=(0, 1)):
     """(train batches, validation batches, label set name) for ``dataset``.
 
     Parameters
@@ -25,6 +26,9 @@ def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, 
     num_workers : int
         Threads preparing batches.
     log : logging.Logger
+    part : (int, int)
+        (worker index, workers) of distributed training: each worker trains on its equal share
+        of every epoch (see :class:`~atac_gluon.data.batches.BatchIterator`).
         Gets the sample counts and, for coarse CIFAR-100, a warning.
 
     Returns
@@ -54,12 +58,13 @@ def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, 
                 log.warning('CIFAR-100 with the 20 COARSE labels and a 100-way output, as the '
                             'official script (MXNet default) trained and the paper most likely '
                             'reports; pass --fine-label for the 100 fine labels')
-    check_batch_fits(batch_size, len(train[0]), dataset)
+    check_batch_fits(batch_size, len(train[0]) // part[1], dataset)
     train_batches = BatchIterator(*train, batch_size=batch_size, shuffle=True, augment=augment,
                                   seed=seed, last_batch='discard', num_workers=num_workers,
-                                  **options)
+                                  part=part, **options)
     val_batches = BatchIterator(*val, batch_size=batch_size, shuffle=False, augment=False,
                                 seed=seed, last_batch='keep', num_workers=num_workers, **options)
-    log.info('%s: %d training / %d validation samples, %d batches of %d per epoch', dataset,
-             len(train[0]), len(val[0]), len(train_batches), batch_size)
+    log.info('%s: %d training / %d validation samples, %d batches of %d per epoch%s', dataset,
+             len(train[0]), len(val[0]), len(train_batches), batch_size,
+             ' on each of %d workers' % part[1] if part[1] > 1 else '')
     return train_batches, val_batches, label_set

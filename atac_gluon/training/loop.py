@@ -46,7 +46,7 @@ class StopRequest(object):
 
 
 def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, lr_at=None,
-                log_interval=50, stop=None):
+                log_interval=50, stop=None, workers=1):
     """One pass over ``batches``; returns train_loss, train_acc, samples, seconds.
 
     Parameters
@@ -65,6 +65,9 @@ def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, l
         schedules); epoch-wise schedules set it before calling.
     stop : StopRequest, optional
         Checked after each step.
+    workers : int
+        Distributed workers: the parameter server sums their gradients, so each step is
+        normalised by the global batch (this worker's batch times ``workers``).
     """
     metric = mx.metric.Accuracy()
     total_loss, samples = 0.0, 0
@@ -87,7 +90,7 @@ def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, l
                 raise Diverged('loss is %s at epoch %d, batch %d (learning rate %g); the '
                                'checkpoints of the earlier epochs are kept'
                                % (batch_loss, epoch, i, trainer.learning_rate))
-            trainer.step(data.shape[0])
+            trainer.step(data.shape[0] * workers)
             metric.update(labels, outputs)
             total_loss += batch_loss
             samples += data.shape[0]
@@ -118,16 +121,18 @@ def evaluate(net, batches, ctx, metrics, dtype='float32'):
 class Training(object):
     """What an epoch of training needs besides the data: the network and its trainer, the
     contexts a batch is split across, ``loss_fn(output, target, data)`` and
-    ``prepare(data, label, epoch)`` (see :func:`train_epoch`)."""
+    ``prepare(data, label, epoch)`` (see :func:`train_epoch`), and the distributed workers
+    whose batches make the global one."""
 
-    def __init__(self, net, trainer, ctx, loss_fn, prepare=None, log_interval=50):
+    def __init__(self, net, trainer, ctx, loss_fn, prepare=None, log_interval=50, workers=1):
         self.net, self.trainer, self.ctx = net, trainer, ctx
         self.loss_fn, self.prepare, self.log_interval = loss_fn, prepare, log_interval
+        self.workers = workers
 
     def epoch(self, batches, epoch, lr_at, log, stop=None):
         return train_epoch(self.net, self.trainer, batches, self.ctx, self.loss_fn, epoch, log,
                            prepare=self.prepare, lr_at=lr_at, log_interval=self.log_interval,
-                           stop=stop)
+                           stop=stop, workers=self.workers)
 
 
 def fit(training, train_batches, validate, run_dir, lr_at, num_epochs, start=(0, (None, None)),

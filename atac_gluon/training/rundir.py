@@ -41,6 +41,9 @@ class RunDir(object):
         newest and the best).
     plot : (str, callable), optional
         The history PNG's path and ``errors(record)`` -> [training error, validation error].
+    writer : bool
+        False on the distributed workers other than rank 0: they read the directory (to resume
+        from the same checkpoint) but write nothing; rank 0 writes for the run.
 
     A directory whose manifests cannot be read, or that holds parameter files no manifest
     names, is refused with or without ``resume`` (BadInput), so trained files are never
@@ -48,12 +51,12 @@ class RunDir(object):
     """
 
     def __init__(self, save_dir, prefix, best_stem, identity, resume, log_name='train.log',
-                 run_info=None, flags=None, save_period=0, plot=None):
+                 run_info=None, flags=None, save_period=0, plot=None, writer=True):
         if os.path.exists(save_dir) and not os.path.isdir(save_dir):
             raise BadInput('--save-dir %s exists and is not a directory' % save_dir)
         self.save_dir, self.identity = save_dir, identity
         self.run_info, self.flags, self.save_period = run_info or {}, flags or {}, save_period
-        self.plot = plot
+        self.plot, self.writer = plot, writer
         self.checkpoints = Checkpoints(save_dir, prefix, best_stem)
         self.metrics = MetricsLog(os.path.join(save_dir, 'metrics.jsonl'))
         manifests = self.checkpoints.scan()  # refuses unreadable manifests and stray files
@@ -64,6 +67,9 @@ class RunDir(object):
         self.resume_from = self.checkpoints.newest_intact() if resume else None
         if self.resume_from is not None:
             self._check_identity(self.resume_from)
+        if not writer:
+            self.log = setup_logging()
+            return
         os.makedirs(save_dir, exist_ok=True)
         self.checkpoints.clean()
         self.log = setup_logging(os.path.join(save_dir, log_name))
@@ -87,8 +93,9 @@ class RunDir(object):
             self.log.info('--resume: no checkpoint in %s, starting at epoch 0', self.save_dir)
             return 0, (None, None)
         self.checkpoints.restore(info, net, trainer, ctx)
-        self.checkpoints.roll_forward(info)
-        self.metrics.resume_at(info['record'])
+        if self.writer:
+            self.checkpoints.roll_forward(info)
+            self.metrics.resume_at(info['record'])
         self.log.info('resumed from %s (epoch %d done, best %.4f at epoch %s)', info['stem'],
                       info['epoch'], info['best_score'], info.get('best_epoch'))
         return info['epoch'] + 1, (info['best_score'], info.get('best_epoch'))
@@ -104,11 +111,12 @@ class RunDir(object):
         # every save_period epochs and at the end, as both official scripts save
         periodic = bool(self.save_period) and ((epoch + 1) % self.save_period == 0
                                                or epoch == num_epochs - 1)
-        self.checkpoints.save_epoch(epoch, net, trainer,
-                                    {'best_score': best_score, 'best_epoch': best_epoch,
-                                     'record': record, 'flags': self.flags},
-                                    periodic=periodic, best=improved)
-        self.metrics.append(record)
+        if self.writer:
+            self.checkpoints.save_epoch(epoch, net, trainer,
+                                        {'best_score': best_score, 'best_epoch': best_epoch,
+                                         'record': record, 'flags': self.flags},
+                                        periodic=periodic, best=improved)
+            self.metrics.append(record)
         self.log.info('[Epoch %d] %s', epoch, ' '.join(
             '%s=%s' % (k, ('%.6g' % v) if isinstance(v, float) else v)
             for k, v in sorted(record.items()) if k not in self.run_info))
@@ -117,7 +125,7 @@ class RunDir(object):
 
     def draw(self):
         """The history plot of the metrics so far (if the run has one)."""
-        if self.plot is not None:
+        if self.plot is not None and self.writer:
             path, errors = self.plot
             plot_history(self.metrics.records(), path, errors)
 

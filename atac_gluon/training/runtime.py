@@ -1,5 +1,6 @@
 """Run plumbing shared by the scripts: contexts, seeding, logging, progress."""
 import logging
+import os
 import random
 import sys
 import time
@@ -10,7 +11,28 @@ import numpy as np
 from ..data.seeds import GLOBAL_STREAM, INIT_STREAM, derived_seed
 from ..errors import BadInput
 
-__all__ = ['contexts_from_gpus', 'seed_epoch', 'setup_logging', 'Progress']
+__all__ = ['contexts_from_gpus', 'distributed_kvstore', 'seed_epoch', 'setup_logging',
+           'Progress']
+
+
+def distributed_kvstore(name):
+    """(kvstore for the Trainer, this worker's rank, workers) for ``--kvstore name``.
+
+    Local kvstores ('device', 'local', ...) are handed to the Trainer by name: (name, 0, 1). A
+    ``dist_*`` one joins MXNet's parameter server, which must have been started around this
+    process (``python -m atac_gluon.launch``); dist_async is refused because its updates run on
+    the servers, whose trainer states cannot be saved (no exact resume).
+    """
+    if not name.startswith('dist'):
+        return name, 0, 1
+    if name == 'dist_async':
+        raise BadInput('--kvstore dist_async: its updates run on the servers, whose optimizer '
+                       'states cannot be checkpointed; use dist_sync')
+    if 'DMLC_ROLE' not in os.environ:
+        raise BadInput('--kvstore %s needs the parameter server: start the command with python '
+                       '-m atac_gluon.launch -n WORKERS -s SERVERS -- ...' % name)
+    kv = mx.kv.create(name)
+    return kv, kv.rank, kv.num_workers
 
 
 def contexts_from_gpus(gpus, log):

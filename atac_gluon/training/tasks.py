@@ -89,9 +89,10 @@ class CifarTask(Task):
                                      r=opt.r, useReLU=opt.useReLU, useGlobal=opt.useGlobal,
                                      act_layers=opt.act_layers)
 
-    def load_data(self, opt, batch_size, log):
+    def load_data(self, opt, batch_size, log, part=(0, 1)):
         train, val, label_set = cifar_batches(opt.dataset, opt.data_dir, batch_size,
-                                              opt.fine_label, opt.seed, opt.num_workers, log)
+                                              opt.fine_label, opt.seed, opt.num_workers, log,
+                                              part)
         return Data(train, val, self.DATASETS[opt.dataset],
                     {'dataset': opt.dataset, 'label_set': label_set,
                      'num_workers': opt.num_workers, 'dist_workers': 1})
@@ -178,7 +179,10 @@ class ImageNetTask(Task):
                          act_layers=opt.act_layers, classes=classes, last_gamma=opt.last_gamma,
                          name_prefix='', **norm)
 
-    def load_data(self, opt, batch_size, log):
+    def load_data(self, opt, batch_size, log, part=(0, 1)):
+        if part[1] > 1:
+            raise BadInput('--kvstore %s: distributed ImageNet training (sharded RecordIO) is '
+                           'not supported yet; train_cifar.py is' % opt.kvstore)
         if opt.use_rec:
             # the headers are read in full (seconds for ImageNet) to count the classes and to
             # catch a bad index, which would abort the process inside ImageRecordIter's threads

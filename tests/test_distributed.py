@@ -1,0 +1,96 @@
+"""Distributed training on MXNet's parameter server: each worker's share of the data, and
+train_cifar.py under ``python -m atac_gluon.launch`` (2 workers, 1 server, loopback)."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from atac_gluon.data.batches import BatchIterator
+from atac_gluon.errors import BadInput
+from atac_gluon.training.runtime import distributed_kvstore
+from tests.helpers.scripts import ROOT, offline_env, records, run
+
+
+def shares(parts, n=103, batch=4, epoch=3):
+    """The sample labels each of ``parts`` workers trains on in ``epoch``."""
+    data = np.zeros((n, 1, 2, 2), np.float32)
+    labels = np.arange(n)
+    seen = []
+    for index in range(parts):
+        batches = BatchIterator(data, labels, batch, shuffle=True, seed=5, part=(index, parts))
+        batches.set_epoch(epoch)
+        seen.append([int(v) for _, y in batches for v in y.asnumpy()])
+    return seen
+
+
+def test_workers_share_an_epoch_equally_and_disjointly():
+    one, = shares(1)
+    two = shares(2)
+    assert len(two[0]) == len(two[1]) == 48  # 103 // 2 = 51 samples: 12 batches of 4 each
+    assert not set(two[0]) & set(two[1])
+    # the shares are taken from the same permutation the single process draws
+    whole = BatchIterator(np.zeros((103, 1, 2, 2), np.float32), np.arange(103), 103,
+                          shuffle=True, seed=5)
+    whole.set_epoch(3)
+    order = [int(v) for _, y in whole for v in y.asnumpy()]
+    assert two[0] == order[0::2][:48] and two[1] == order[1::2][:48]
+    assert one == order[:100]  # one worker: as before (25 batches of 4)
+    with pytest.raises(ValueError, match='part'):
+        BatchIterator(np.zeros((4, 1, 2, 2), np.float32), np.arange(4), 2, part=(2, 2))
+
+
+def test_dist_kvstores_need_the_launcher_and_async_is_refused(monkeypatch):
+    monkeypatch.delenv('DMLC_ROLE', raising=False)
+    assert distributed_kvstore('device') == ('device', 0, 1)
+    with pytest.raises(BadInput, match='python -m atac_gluon.launch'):
+        distributed_kvstore('dist_sync')
+    with pytest.raises(BadInput, match='dist_async'):
+        distributed_kvstore('dist_async')
+
+
+DIGITS = ['--dataset', 'digits', '--blocks', '1', '--useReLU', '--mode', 'hybrid', '-j', '0',
+          '--lr', '0.1', '--cpu-threads', '1', '--seed', '2']
+
+
+def launch(tmp_path, args, timeout=240):
+    env = dict(offline_env(tmp_path), OMP_NUM_THREADS='1')
+    return subprocess.run([sys.executable, '-m', 'atac_gluon.launch', '-n', '2', '-s', '1', '--',
+                           sys.executable, os.path.join(ROOT, 'train_cifar.py')] + args,
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.slow
+def test_two_workers_train_as_one_process_and_resume(tmp_path):
+    out = tmp_path / 'dist'
+    args = DIGITS + ['--kvstore', 'dist_sync', '--batch-size', '32', '--save-dir', str(out),
+                     '--save-plot-dir', str(out)]
+    proc = launch(tmp_path, args + ['--num-epochs', '2'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout + proc.stderr
+    assert 'worker 0 of 2 (dist_sync)' in text and 'worker 1 of 2 (dist_sync)' in text
+    assert '22 batches of 32 per epoch on each of 2 workers' in text
+    digests = set(re.findall(r'worker \d trained parameters: sha256 (\w+)', text))
+    assert len(digests) == 1, text[-2000:]  # both workers hold the same trained parameters
+    lines = records(out)
+    assert [r['epoch'] for r in lines] == [0, 1]  # rank 0 alone writes
+    assert all(r['dist_workers'] == 2 for r in lines)
+    assert text.count('results in') == 1
+    # the same global batch (2 x 32) in one process learns as much
+    single = tmp_path / 'single'
+    proc = run('train_cifar.py', DIGITS + ['--batch-size', '64', '--num-epochs', '2',
+                                           '--save-dir', str(single),
+                                           '--save-plot-dir', str(single)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert abs(records(single)[-1]['val_acc'] - lines[-1]['val_acc']) < 0.1
+    assert lines[-1]['val_acc'] > 0.7  # chance is 0.1
+    # --resume continues the distributed run from rank 0's checkpoint on every worker
+    proc = launch(tmp_path, args + ['--num-epochs', '3', '--resume'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout + proc.stderr
+    assert text.count('resumed from digits-ResNet20_b_1_ChaATAC-1 (epoch 1 done') == 2
+    assert len(set(re.findall(r'trained parameters: sha256 (\w+)', text))) == 1
+    assert [r['epoch'] for r in records(out)] == [0, 1, 2]
