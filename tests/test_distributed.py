@@ -94,3 +94,23 @@ def test_two_workers_train_as_one_process_and_resume(tmp_path):
     assert text.count('resumed from digits-ResNet20_b_1_ChaATAC-1 (epoch 1 done') == 2
     assert len(set(re.findall(r'trained parameters: sha256 (\w+)', text))) == 1
     assert [r['epoch'] for r in records(out)] == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_two_workers_read_their_recordio_parts(tmp_path, rec_data):
+    out = tmp_path / 'r50'
+    env = dict(offline_env(tmp_path), OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'atac_gluon.launch', '-n', '2', '-s', '1', '--', sys.executable,
+         os.path.join(ROOT, 'train_imagenet.py')] + rec_data + [
+            '--input-size', '32', '--batch-size', '4', '-j', '1', '--num-epochs', '2',
+            '--kvstore', 'dist_sync', '--cpu-threads', '1', '--r', '2', '--lr-mode', 'cosine',
+            '--warmup-epochs', '1', '--log-interval', '0', '--save-dir', str(out)],
+        cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout + proc.stderr
+    # 20 records in 2 parts of 10: 2 full batches of 4 on each worker, the same count
+    assert text.count('20 training samples, 3 classes, 2 batches of 4 per epoch on each of 2 '
+                      'workers') == 2
+    assert len(set(re.findall(r'trained parameters: sha256 (\w+)', text))) == 1
+    assert [(r['epoch'], r['dist_workers']) for r in records(out)] == [(0, 2), (1, 2)]

@@ -68,7 +68,7 @@ def val_resize(input_size, crop_ratio):
 
 
 def rec_iterators(rec_train, rec_train_idx, rec_val, rec_val_idx, batch_size, num_workers,
-                  input_size, crop_ratio, seed):
+                  input_size, crop_ratio, seed, part=(0, 1)):
     """Training and validation batches read from RecordIO by ``mx.io.ImageRecordIter``.
 
     Parameters
@@ -85,6 +85,9 @@ def rec_iterators(rec_train, rec_train_idx, rec_val, rec_val_idx, batch_size, nu
         Validation crop ratio (<= 0: ``DEFAULT_CROP_RATIO``).
     seed : int
         Base seed of the per-epoch shuffle and augmentation seeds.
+    part : (int, int)
+        (worker index, workers) of distributed training: the training share this worker
+        reads (see :class:`RecordBatches`); validation reads everything.
 
     Returns
     -------
@@ -110,8 +113,9 @@ def rec_iterators(rec_train, rec_train_idx, rec_val, rec_val_idx, batch_size, nu
                          saturation=JITTER_PARAM, contrast=JITTER_PARAM,
                          pca_noise=LIGHTING_PARAM)
     val_options = dict(common, shuffle=False, resize=val_resize(input_size, crop_ratio))
-    train = RecordBatches(rec_train, rec_train_idx, train_options, seed=seed, train=True)
-    check_batch_fits(batch_size, train.num_samples, train._rec_path)
+    train = RecordBatches(rec_train, rec_train_idx, train_options, seed=seed, train=True,
+                          part=part)
+    check_batch_fits(batch_size, train.num_samples // part[1], train._rec_path)
     val = RecordBatches(rec_val, rec_val_idx, val_options, seed=seed, train=False)
     return train, val
 
@@ -139,9 +143,15 @@ class RecordBatches(EpochBatches):
     train : bool
         Training keeps the last batch whole (padded with samples from the
         start); validation drops that padding so no sample is counted twice.
+    part : (int, int)
+        (index, parts) of distributed training: ImageRecordIter reads its
+        ``part_index`` of ``num_parts``, whose sizes may differ by a record, so
+        every worker stops after the same number of full batches,
+        ``(n // parts) // batch_size`` (an unequal count would leave the others
+        waiting for ever at a synchronisation).
     """
 
-    def __init__(self, rec_path, idx_path, options, seed=0, train=True):
+    def __init__(self, rec_path, idx_path, options, seed=0, train=True, part=(0, 1)):
         if int(seed) < 0:
             raise ValueError('seed must be >= 0, got %r' % (seed,))
         self._rec_path = existing_file(rec_path)
@@ -151,8 +161,13 @@ class RecordBatches(EpochBatches):
         self._batch_size = int(options['batch_size'])
         self._seed = int(seed)
         self._train = bool(train)
+        self._part_index, self._parts = int(part[0]), int(part[1])
+        if self._parts > 1:
+            self._options.update(num_parts=self._parts, part_index=self._part_index)
 
     def __len__(self):
+        if self._parts > 1:
+            return (self._num_samples // self._parts) // self._batch_size
         return -(-self._num_samples // self._batch_size)
 
     def __iter__(self):
@@ -166,6 +181,8 @@ class RecordBatches(EpochBatches):
                 yielded += 1
                 if yielded <= len(self):
                     yield self._unpadded_copy(batch)
+                if self._parts > 1 and yielded == len(self):
+                    return  # the batches every worker has
             if yielded != len(self):
                 got = yielded if yielded < len(self) else 'more than %d' % len(self)
                 raise DataError('%s: ImageRecordIter gave %s batches of %d but %s lists %d '
@@ -180,8 +197,9 @@ class RecordBatches(EpochBatches):
         """A new ImageRecordIter for ``epoch`` (it decodes the first batch right away)."""
         seeds = {}
         if self._train:  # 31 bits: ImageRecordIter's seeds are signed 32-bit ints
+            keys = (self._part_index,) if self._parts > 1 else ()
             seeds = {'seed': derived_seed(self._seed, epoch, SHUFFLE_STREAM),
-                     'seed_aug': derived_seed(self._seed, epoch, AUGMENTATION_STREAM)}
+                     'seed_aug': derived_seed(self._seed, epoch, AUGMENTATION_STREAM, *keys)}
         try:
             return mx.io.ImageRecordIter(path_imgrec=self._rec_path, path_imgidx=self._idx_path,
                                          **self._options, **seeds)
