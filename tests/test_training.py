@@ -149,6 +149,28 @@ def test_train_epoch_splits_batches_across_contexts():
     np.testing.assert_array_equal(w0, w1)
 
 
+@pytest.mark.parametrize('kvstore', ['device', 'local'])
+def test_two_contexts_train_as_one_on_the_same_global_batch(kvstore):
+    """Without BatchNorm (whose batch statistics are per context), splitting each batch over
+    two contexts gives the parameters one context gives."""
+    def trained(ctx):
+        mx.random.seed(3)
+        net = gluon.nn.HybridSequential()
+        net.add(gluon.nn.Dense(16, activation='relu', in_units=5), gluon.nn.Dense(3, in_units=16))
+        net.initialize(mx.init.Xavier(), ctx=ctx)
+        trainer = gluon.Trainer(net.collect_params(), 'nag', {'learning_rate': 0.1,
+                                                             'momentum': 0.9, 'wd': 1e-4},
+                                kvstore=kvstore)
+        rng = np.random.RandomState(0)
+        batches = [(mx.nd.array(rng.randn(8, 5)), mx.nd.array(rng.randint(0, 3, 8)))
+                   for _ in range(6)]
+        loss = gluon.loss.SoftmaxCrossEntropyLoss()
+        train_epoch(net, trainer, batches, ctx, lambda out, t, data: loss(out, t), 0, LOG)
+        return [p.data(ctx[0]).asnumpy() for p in net.collect_params().values()]
+    for one, two in zip(trained([mx.cpu(0)]), trained([mx.cpu(0), mx.cpu(1)])):
+        np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
+
+
 def test_progress_logs_plain_lines_when_not_a_terminal(caplog):
     stream = io.StringIO()
     progress = Progress(LOG, total=4, epoch=2, log_interval=2, stream=stream)
