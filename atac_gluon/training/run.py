@@ -49,10 +49,11 @@ def run(opt, task):
     task.before_training(net, opt, log)
     if opt.mode == 'hybrid':
         net.hybridize(static_alloc=True, static_shape=True)
-    # distributed: workers update locally from the summed gradients (update_on_kvstore off), so
-    # their trainer states can be saved and they stay identical
+    # distributed (a kvstore object, not a name): workers update locally from the summed
+    # gradients (update_on_kvstore off), so their trainer states can be saved
+    distributed = not isinstance(kvstore, str)
     trainer = gluon.Trainer(net.collect_params(), 'nag', task.optimizer_params(opt),
-                            kvstore=kvstore, update_on_kvstore=False if workers > 1 else None)
+                            kvstore=kvstore, update_on_kvstore=False if distributed else None)
     start = (run_dir.resume(net, trainer, ctx) if opt.resume
              else task.official_start(opt, trainer, log))
     metrics = task.metrics(data.classes)
