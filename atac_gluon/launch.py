@@ -15,11 +15,36 @@ exit, and stopped if they do not); when any process exits non-zero or is killed,
 process is stopped (SIGTERM to its process group, SIGKILL after a grace period), one ``error:``
 line names it, and the exit code is that process's code (128 + the signal number when it was
 killed); 2 for bad arguments (one ``error:`` line); 130 on Ctrl-C (SIGINT) or SIGTERM, after
-stopping everything. Only ``--launcher local`` exists so far.
+stopping everything.
+
+``--launcher ssh -H HOSTFILE`` runs the roles on other machines, each through its own
+``ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new [-p PORT] HOST 'cd CWD && env ... CMD'``::
+
+    python -m atac_gluon.launch -n 4 -s 2 --launcher ssh -H hosts.txt -- python train.py ...
+
+HOSTFILE lists one host per line, ``host`` or ``host:port`` (``#`` starts a comment; ``--ssh-port``
+is the port of hosts without one). The scheduler runs on the first host; the servers and then the
+workers are placed round-robin over the hosts (server i and worker i on host i mod H).
+``DMLC_PS_ROOT_URI`` is ``--host-ip`` or else the first host's name, so it must be an address every
+host reaches; the scheduler's port is one free on this machine. A host written as an IP address
+is also the address its processes announce (``DMLC_NODE_HOST``); ``DMLC_INTERFACE`` is passed on
+only if set here. Every host needs passwordless (key) ssh, a POSIX login shell, the same working
+directory path as here, and this Python (``sys.executable``, with mxnet) at the same path: servers
+and the scheduler run ``python -c "import mxnet"``, and each remote command runs under a small
+Python guard that stops it (SIGTERM to its process group, SIGKILL after the grace period) as soon
+as its ssh connection closes, so stopping the local ssh stops the remote process too. The remote
+environment has only the ps-lite variables, ``ATAC_WORKER_RANK``, ``PYTHONUNBUFFERED``, the
+variables here whose names start with ``DMLC_``, ``PS_``, ``MXNET_``, ``OMP_``, ``KMP_`` or
+``ATAC_``, and those named by ``-e NAME`` / ``-e NAME=VALUE``. More ssh arguments (``-i KEY``,
+``-o ...``): ``--ssh-option OPTION`` (each becomes ``-o OPTION``) and the ``ATAC_SSH_OPTIONS``
+variable (split like a shell would). A role killed by a signal on its host is reported by exit code
+(137 = 128 + SIGKILL); 255 is ssh's own failure (connection, authentication).
 """
 import argparse
 import errno
+import ipaddress
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -29,11 +54,48 @@ import time
 
 from .errors import BadInput, Interrupted, run_main
 
-__all__ = ['main', 'launch', 'ProcessFailed', 'free_port', 'role_env']
+__all__ = ['main', 'launch', 'ProcessFailed', 'free_port', 'role_env', 'read_hostfile']
 
 GRACE = 3.0    # seconds between SIGTERM and SIGKILL when stopping a process group
 LINGER = 10.0  # seconds the scheduler and servers get to exit after the workers finished
 POLL = 0.05
+FORWARDED = ('DMLC_', 'PS_', 'MXNET_', 'OMP_', 'KMP_', 'ATAC_')  # passed on to remote roles
+SSH_OPTIONS_ENV = 'ATAC_SSH_OPTIONS'
+
+# Runs each remote command (argv[2:]) in its own session; when its stdin (the ssh channel) closes,
+# the command's process group gets SIGTERM and, after argv[1] seconds, SIGKILL. Exits with the
+# command's code (128 + N when signal N killed it).
+_GUARD = r'''
+import os, signal, subprocess, sys, threading, time
+grace = float(sys.argv[1])
+child = subprocess.Popen(sys.argv[2:], start_new_session=True)
+gone = threading.Event()
+def watch():
+    try:
+        while os.read(0, 65536):
+            pass
+    except OSError:
+        pass
+    gone.set()
+threading.Thread(target=watch, daemon=True).start()
+def exited():
+    return os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+def kill(signum):
+    try:
+        os.killpg(child.pid, signum)
+    except OSError:
+        pass
+while not exited():
+    if gone.wait(0.05):
+        kill(signal.SIGTERM)
+        end = time.monotonic() + grace
+        while not exited() and time.monotonic() < end:
+            time.sleep(0.05)
+        break
+kill(signal.SIGKILL)
+code = child.wait()
+os._exit(128 - code if code < 0 else code)
+'''
 
 
 class ProcessFailed(RuntimeError):
@@ -111,8 +173,103 @@ def role_env(role, index, num_workers, num_servers, port, base=None):
     return env
 
 
-def _describe(code):
+def read_hostfile(path, default_port=None):
+    """The hosts of an ssh launch: one ``host`` or ``host:port`` a line, ``#`` comments.
+
+    Parameters
+    ----------
+    path : str
+        The host file.
+    default_port : int, optional
+        The port of hosts given without one (None: ssh's default).
+
+    Returns
+    -------
+    list of (str, int or None)
+        The hosts in file order, each with its ssh port.
+
+    Raises
+    ------
+    BadInput
+        The file cannot be read, lists no host, or has a bad line.
+    """
+    try:
+        with open(path) as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput('-H %s: cannot read the host file: %s' % (
+            path, getattr(error, 'strerror', None) or error)) from None
+    hosts = []
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.split('#', 1)[0].strip()
+        if not entry:
+            continue
+        host, sep, port = entry.partition(':')
+        bad = not host or any(c.isspace() for c in entry) or ':' in port
+        if not bad and sep:
+            bad = not port.isdigit() or not 0 < int(port) < 65536
+        if bad:
+            raise BadInput('-H %s line %d: %r is not host or host:port (port 1-65535)' % (
+                path, number, entry))
+        hosts.append((host, int(port) if sep else default_port))
+    if not hosts:
+        raise BadInput('-H %s: no hosts in the host file' % path)
+    return hosts
+
+
+def _is_ip(host):
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def _ssh_command(host, port, environ, command, ssh_options, grace):
+    """The local ssh argv that runs ``command`` under the guard on ``host``, in this directory."""
+    remote = 'cd %s && exec env %s %s' % (
+        shlex.quote(os.getcwd()),
+        ' '.join(shlex.quote('%s=%s' % item) for item in sorted(environ.items())),
+        ' '.join(shlex.quote(arg) for arg in
+                 [sys.executable, '-c', _GUARD, '%g' % grace] + list(command)))
+    return (['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new',
+             '-o', 'LogLevel=ERROR'] + (['-p', str(port)] if port else [])
+            + list(ssh_options) + [host, remote])
+
+
+def _remote_env(environ, base, root_uri, host, forward):
+    """Of a role's full environment, what is passed to its remote command."""
+    env = {key: value for key, value in environ.items()
+           if key.startswith(FORWARDED) and key != SSH_OPTIONS_ENV}
+    env['PYTHONUNBUFFERED'] = environ.get('PYTHONUNBUFFERED', '1')
+    env.update({'DMLC_PS_ROOT_URI': root_uri, 'DMLC_JOB_CLUSTER': 'ssh'})
+    if 'DMLC_INTERFACE' in base:
+        env['DMLC_INTERFACE'] = base['DMLC_INTERFACE']
+    else:
+        env.pop('DMLC_INTERFACE', None)
+        if _is_ip(host) and 'DMLC_NODE_HOST' not in base:
+            env['DMLC_NODE_HOST'] = host
+    for item in forward:
+        name, sep, value = item.partition('=')
+        if not name or not name.replace('_', 'a').isalnum() or name[0].isdigit():
+            raise BadInput('-e %s: not NAME or NAME=VALUE' % item)
+        if sep:
+            env[name] = value
+        elif name in base:
+            env[name] = base[name]
+    return env
+
+
+def _describe(code, remote=False):
     """``exited with code -9 (killed by SIGKILL)`` and the launcher's exit code for it."""
+    if remote and code == 255:
+        return 'exited with code 255 (ssh failed, or the remote command exited 255)', code
+    if remote and code > 128:
+        try:
+            return 'exited with code %d (killed by %s)' % (
+                code, signal.Signals(code - 128).name), code
+        except ValueError:
+            pass
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -129,9 +286,11 @@ def _plural(count, word):
 class _Process:
     """One started process: its Popen, the threads that copy its output, whether it is reaped."""
 
-    def __init__(self, name, cmd, env, out, err, lock):
+    def __init__(self, name, cmd, env, out, err, lock, remote=False):
         self.name = name
-        self.popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+        self.remote = remote  # an ssh: its stdin stays open until it is to stop (see terminate)
+        self.popen = subprocess.Popen(cmd, env=env,
+                                      stdin=subprocess.PIPE if remote else subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       start_new_session=True)
         self.code = None
@@ -160,6 +319,17 @@ class _Process:
         self.signal_group(signal.SIGKILL)
         self.code = self.popen.wait()
         return True
+
+    def terminate(self):
+        """Ask the process to stop: SIGTERM to its group; for an ssh, close its stdin instead,
+        so the remote guard stops the remote command and then ssh exits on its own."""
+        if self.remote and self.popen.stdin is not None:
+            try:
+                self.popen.stdin.close()
+            except OSError:
+                pass
+        else:
+            self.signal_group(signal.SIGTERM)
 
     def signal_group(self, signum):
         """Send ``signum`` to the process's group (its own session), ignoring a gone group."""
@@ -193,8 +363,9 @@ def _stop(processes, grace=GRACE):
     seconds; every process is reaped when this returns."""
     alive = [proc for proc in processes if not proc.exited()]
     for proc in alive:
-        proc.signal_group(signal.SIGTERM)
-    deadline = time.monotonic() + grace
+        proc.terminate()
+    # an ssh gets longer: its remote guard waits grace / 2 before SIGKILL, then ssh must exit
+    deadline = time.monotonic() + grace * (2 if any(proc.remote for proc in alive) else 1)
     while time.monotonic() < deadline and not all(proc.exited() for proc in alive):
         time.sleep(POLL)
     for proc in alive:
