@@ -17,8 +17,8 @@ line names it, and the exit code is that process's code (128 + the signal number
 killed); 2 for bad arguments (one ``error:`` line); 130 on Ctrl-C (SIGINT) or SIGTERM, after
 stopping everything.
 
-``--launcher ssh -H HOSTFILE`` runs the roles on other machines, each through its own
-``ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new [-p PORT] HOST 'cd CWD && env ... CMD'``::
+``--launcher ssh -H HOSTFILE`` runs the roles on other machines, each through its own ``ssh -o
+BatchMode=yes -o StrictHostKeyChecking=accept-new [-p PORT] HOST 'cd CWD && env ... CMD'``::
 
     python -m atac_gluon.launch -n 4 -s 2 --launcher ssh -H hosts.txt -- python train.py ...
 
@@ -35,7 +35,8 @@ Python guard that stops it (SIGTERM to its process group, SIGKILL after the grac
 as its ssh connection closes, so stopping the local ssh stops the remote process too. The remote
 environment has only the ps-lite variables, ``ATAC_WORKER_RANK``, ``PYTHONUNBUFFERED``, the
 variables here whose names start with ``DMLC_``, ``PS_``, ``MXNET_``, ``OMP_``, ``KMP_`` or
-``ATAC_``, and those named by ``-e NAME`` / ``-e NAME=VALUE``. More ssh arguments (``-i KEY``,
+``ATAC_``, and those named by ``-e NAME`` / ``-e NAME=VALUE`` (``PATH`` is the remote login's:
+best give COMMAND's program as an absolute path). More ssh arguments (``-i KEY``,
 ``-o ...``): ``--ssh-option OPTION`` (each becomes ``-o OPTION``) and the ``ATAC_SSH_OPTIONS``
 variable (split like a shell would). A role killed by a signal on its host is reported by exit code
 (137 = 128 + SIGKILL); 255 is ssh's own failure (connection, authentication).
@@ -231,7 +232,7 @@ def _ssh_command(host, port, environ, command, ssh_options, grace):
         shlex.quote(os.getcwd()),
         ' '.join(shlex.quote('%s=%s' % item) for item in sorted(environ.items())),
         ' '.join(shlex.quote(arg) for arg in
-                 [sys.executable, '-c', _GUARD, '%g' % grace] + list(command)))
+                 [sys.executable, '-c', _GUARD, '%g' % (grace / 2)] + list(command)))
     return (['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new',
              '-o', 'LogLevel=ERROR'] + (['-p', str(port)] if port else [])
             + list(ssh_options) + [host, remote])
@@ -377,8 +378,10 @@ def _stop(processes, grace=GRACE):
 
 
 def launch(command, num_workers, num_servers, launcher='local', env=None, grace=GRACE,
-           linger=LINGER, out=None, err=None):
-    """Run a ps-lite job on this machine: a scheduler, servers and workers running ``command``.
+           linger=LINGER, out=None, err=None, hosts=None, host_ip=None, ssh_options=(),
+           forward=()):
+    """Run a ps-lite job: a scheduler, servers and workers running ``command``, on this machine
+    (``launcher='local'``) or on ``hosts`` through ssh (``launcher='ssh'``, see the module doc).
 
     Parameters
     ----------
@@ -388,8 +391,8 @@ def launch(command, num_workers, num_servers, launcher='local', env=None, grace=
         Number of workers (at least 1).
     num_servers : int
         Number of servers (at least 1).
-    launcher : str
-        Only ``'local'``.
+    launcher : {'local', 'ssh'}
+        Where the processes run.
     env : dict, optional
         The environment the roles' variables are added to (default: this process's).
     grace : float
@@ -398,6 +401,14 @@ def launch(command, num_workers, num_servers, launcher='local', env=None, grace=
         Seconds the scheduler and servers get to exit after every worker exited 0.
     out, err : file, optional
         Where the prefixed output lines go (default: ``sys.stdout`` and ``sys.stderr``).
+    hosts : list of (str, int or None), optional
+        ssh only (required): the hosts and their ssh ports, as from ``read_hostfile``.
+    host_ip : str, optional
+        ssh only: ``DMLC_PS_ROOT_URI`` (default: the first host's name).
+    ssh_options : list of str
+        ssh only: more ssh arguments, before the host.
+    forward : list of str
+        ssh only: ``NAME`` (pass this variable on) or ``NAME=VALUE`` for the remote commands.
 
     Returns
     -------
@@ -414,10 +425,12 @@ def launch(command, num_workers, num_servers, launcher='local', env=None, grace=
     Interrupted
         SIGINT or SIGTERM reached this process (in the main thread); all processes were stopped.
     """
-    if launcher == 'ssh':
-        raise BadInput('--launcher ssh: not implemented yet (only local)')
-    if launcher != 'local':
-        raise BadInput('--launcher %s: unknown launcher (only local)' % launcher)
+    if launcher not in ('local', 'ssh'):
+        raise BadInput('--launcher %s: unknown launcher (local or ssh)' % launcher)
+    if launcher == 'ssh' and not hosts:
+        raise BadInput('--launcher ssh needs -H HOSTFILE')
+    if launcher == 'local' and (hosts or host_ip or forward):
+        raise BadInput('-H, --host-ip and -e are for --launcher ssh only')
     if num_workers < 1:
         raise BadInput('-n %d: need at least 1 worker' % num_workers)
     if num_servers < 1:
@@ -435,6 +448,22 @@ def launch(command, num_workers, num_servers, launcher='local', env=None, grace=
             + [('worker %d' % i, list(command),
                 role_env('worker', i, num_workers, num_servers, port, env))
                for i in range(num_workers)])
+    remote = [None] * len(plan)
+    if launcher == 'ssh':
+        base = dict(os.environ if env is None else env)
+        ssh_options = list(ssh_options)
+        try:
+            ssh_options += shlex.split(base.get(SSH_OPTIONS_ENV, ''))
+        except ValueError as error:
+            raise BadInput('%s: %s' % (SSH_OPTIONS_ENV, error)) from None
+        root_uri = host_ip or hosts[0][0]
+        placed = [hosts[0]] + [hosts[i % len(hosts)] for i in range(num_servers)] + [
+            hosts[i % len(hosts)] for i in range(num_workers)]
+        for i, ((name, cmd, role_environ), (host, ssh_port)) in enumerate(zip(plan, placed)):
+            remote_env = _remote_env(role_environ, base, root_uri, host, forward)
+            plan[i] = (name, _ssh_command(host, ssh_port, remote_env, cmd, ssh_options, grace),
+                       base)
+            remote[i] = host
 
     caught = []
     handlers = {}
@@ -444,11 +473,12 @@ def launch(command, num_workers, num_servers, launcher='local', env=None, grace=
     lock = threading.Lock()
     processes = []
     try:
-        for name, cmd, role_environ in plan:
+        for (name, cmd, role_environ), host in zip(plan, remote):
             if caught:
                 break
             try:
-                processes.append(_Process(name, cmd, role_environ, out, err, lock))
+                processes.append(_Process(name, cmd, role_environ, out, err, lock,
+                                          remote=host is not None))
             except OSError as error:
                 raise BadInput('cannot start %s: %s' % (name, error)) from None
         workers = [proc for proc in processes if proc.name.startswith('worker')]
@@ -459,7 +489,9 @@ def launch(command, num_workers, num_servers, launcher='local', env=None, grace=
             if failed is not None:
                 rest = [proc for proc in processes if proc is not failed and not proc.exited()]
                 _stop(rest, grace)
-                what, code = _describe(failed.code)
+                what, code = _describe(failed.code, failed.remote)
+                if failed.remote:
+                    what = 'on %s %s' % (remote[processes.index(failed)], what)
                 raise ProcessFailed('%s %s; stopped the other %s' % (
                     failed.name, what, _plural(len(rest), 'process')), code)
             if all(proc.exited() for proc in processes):
@@ -508,19 +540,37 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _ArgumentParser(
         prog='python -m atac_gluon.launch',
-        usage='%(prog)s -n WORKERS -s SERVERS [--launcher local] -- COMMAND ...',
-        description='Run a distributed MXNet (ps-lite) job on this machine.')
+        usage='%(prog)s -n WORKERS -s SERVERS [--launcher local|ssh -H HOSTFILE [--ssh-port N] '
+              '[--host-ip IP] [--ssh-option OPT] [-e NAME[=VALUE]]] -- COMMAND ...',
+        description='Run a distributed MXNet (ps-lite) job on this machine or over ssh.')
     parser.add_argument('-n', '--num-workers', type=int, required=True, help='number of workers')
     parser.add_argument('-s', '--num-servers', type=int, required=True, help='number of servers')
-    parser.add_argument('--launcher', default='local', help="only 'local' (ssh: not yet)")
+    parser.add_argument('--launcher', default='local', help="'local' (default) or 'ssh'")
+    parser.add_argument('-H', '--hostfile', help='ssh: one host or host:port a line')
+    parser.add_argument('--ssh-port', type=int, help='ssh: port of hosts given without one')
+    parser.add_argument('--host-ip', help="ssh: the scheduler's address (default: first host)")
+    parser.add_argument('--ssh-option', action='append', default=[],
+                        help='ssh: an ssh -o option (repeatable); see also ATAC_SSH_OPTIONS')
+    parser.add_argument('-e', '--env', action='append', default=[], dest='forward',
+                        help='ssh: pass variable NAME, or set NAME=VALUE, remotely (repeatable)')
     if '--' not in argv:
         if any(arg in ('-h', '--help') for arg in argv):
             parser.parse_args(argv)
         raise BadInput('no COMMAND: give the worker command after --')
     split = argv.index('--')
     args = parser.parse_args(argv[:split])
+    if args.ssh_port is not None and not 0 < args.ssh_port < 65536:
+        raise BadInput('--ssh-port %d: not a port (1-65535)' % args.ssh_port)
+    if args.launcher == 'ssh' and args.hostfile is None:
+        raise BadInput('--launcher ssh needs -H HOSTFILE')
+    if args.launcher != 'ssh' and (args.hostfile or args.ssh_port or args.host_ip
+                                   or args.ssh_option or args.forward):
+        raise BadInput('-H, --ssh-port, --host-ip, --ssh-option and -e are for --launcher ssh')
+    hosts = read_hostfile(args.hostfile, args.ssh_port) if args.launcher == 'ssh' else None
+    ssh_options = [arg for option in args.ssh_option for arg in ('-o', option)]
     try:
-        launch(argv[split + 1:], args.num_workers, args.num_servers, launcher=args.launcher)
+        launch(argv[split + 1:], args.num_workers, args.num_servers, launcher=args.launcher,
+               hosts=hosts, host_ip=args.host_ip, ssh_options=ssh_options, forward=args.forward)
     except ProcessFailed as failure:
         print('error: %s' % failure, file=sys.stderr)
         sys.stderr.flush()
