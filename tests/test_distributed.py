@@ -114,3 +114,16 @@ def test_two_workers_read_their_recordio_parts(tmp_path, rec_data):
                       'workers') == 2
     assert len(set(re.findall(r'trained parameters: sha256 (\w+)', text))) == 1
     assert [(r['epoch'], r['dist_workers']) for r in records(out)] == [(0, 2), (1, 2)]
+
+
+def test_image_folder_shares_are_equal_disjoint_and_seeded_alike():
+    from atac_gluon.data.imagenet import PartSampler
+    np.random.seed(11)
+    first = list(PartSampler(23, 0, 2))
+    np.random.seed(11)
+    second = list(PartSampler(23, 1, 2))
+    np.random.seed(11)
+    order = np.random.permutation(23)
+    assert len(first) == len(second) == len(PartSampler(23, 0, 2)) == 11
+    assert first == order[0::2][:11].tolist() and second == order[1::2][:11].tolist()
+    assert not set(first) & set(second)

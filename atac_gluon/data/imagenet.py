@@ -28,9 +28,9 @@ from .recordio import RECORDIO_MAGIC, rec_num_samples, rec_stats
 from .seeds import AUGMENTATION_STREAM, SHUFFLE_STREAM, derived_seed
 
 __all__ = ['DEFAULT_CROP_RATIO', 'FOLDER_MEAN', 'FOLDER_STD', 'JITTER_PARAM', 'LIGHTING_PARAM',
-           'RECORDIO_MAGIC', 'REC_MEAN_RGB', 'REC_STD_RGB', 'FolderBatches', 'RecordBatches',
-           'folder_iterators', 'folder_stats', 'rec_iterators', 'rec_num_samples', 'rec_stats',
-           'val_resize', 'folder_val_transform']
+           'RECORDIO_MAGIC', 'REC_MEAN_RGB', 'REC_STD_RGB', 'FolderBatches', 'PartSampler',
+           'RecordBatches', 'folder_iterators', 'folder_stats', 'rec_iterators',
+           'rec_num_samples', 'rec_stats', 'val_resize', 'folder_val_transform']
 
 #: ImageRecordIter normalisation of 0..255 pixels (official --use-rec pipeline).
 REC_MEAN_RGB = (123.68, 116.779, 103.939)
@@ -246,7 +246,7 @@ def folder_stats(root):
     return len(folder), len(folder.synsets), list(folder.synsets)
 
 
-def folder_iterators(data_dir, batch_size, num_workers, input_size, crop_ratio):
+def folder_iterators(data_dir, batch_size, num_workers, input_size, crop_ratio, part=(0, 1)):
     """Training and validation batches of ``data_dir/train`` and ``data_dir/val``.
 
     Parameters
@@ -261,6 +261,9 @@ def folder_iterators(data_dir, batch_size, num_workers, input_size, crop_ratio):
         Side of the square network input.
     crop_ratio : float
         Validation crop ratio (<= 0: ``DEFAULT_CROP_RATIO``).
+    part : (int, int)
+        (worker index, workers) of distributed training: this worker's equal share of each
+        epoch's permutation (see :class:`PartSampler`); validation reads everything.
 
     Returns
     -------
@@ -272,7 +275,7 @@ def folder_iterators(data_dir, batch_size, num_workers, input_size, crop_ratio):
     _check_sizes(batch_size, num_workers, input_size)
     data_dir = os.path.expanduser(data_dir)
     train = _open_folder(os.path.join(data_dir, 'train'))
-    check_batch_fits(batch_size, len(train), os.path.join(data_dir, 'train'))
+    check_batch_fits(batch_size, len(train) // part[1], os.path.join(data_dir, 'train'))
     val = _open_folder(os.path.join(data_dir, 'val'))
     if val.synsets != train.synsets:
         raise DataError('%s: class folders differ from those of %s (labels would not match)'
@@ -288,8 +291,10 @@ def folder_iterators(data_dir, batch_size, num_workers, input_size, crop_ratio):
         normalize,
     ])
     val_transform = folder_val_transform(input_size, crop_ratio)
+    # one process: the DataLoader's own shuffle, as the official script
+    order = {'shuffle': True} if part[1] == 1 else {'sampler': PartSampler(len(train), *part)}
     train_loader = DataLoader(train.transform_first(train_transform), batch_size=batch_size,
-                              shuffle=True, last_batch='discard', num_workers=num_workers)
+                              last_batch='discard', num_workers=num_workers, **order)
     val_loader = DataLoader(val.transform_first(val_transform), batch_size=batch_size,
                             shuffle=False, num_workers=num_workers)
     return FolderBatches(train_loader, len(train)), FolderBatches(val_loader, len(val))
@@ -317,6 +322,30 @@ def folder_val_transform(input_size, crop_ratio):
         transforms.ToTensor(),
         transforms.Normalize(FOLDER_MEAN, FOLDER_STD),
     ])
+
+
+class PartSampler(object):
+    """One worker's share of an epoch: every worker draws the same permutation from the global
+    numpy RNG (seeded alike on all of them each epoch) and takes every ``parts``-th sample from
+    ``index``, cut to ``n // parts``, so all workers have the same number of batches.
+
+    Parameters
+    ----------
+    n : int
+        Samples in the data set.
+    index, parts : int
+        This worker's index and the number of workers.
+    """
+
+    def __init__(self, n, index, parts):
+        self._n, self._index, self._parts = int(n), int(index), int(parts)
+
+    def __len__(self):
+        return self._n // self._parts
+
+    def __iter__(self):
+        order = np.random.permutation(self._n)[self._index::self._parts][:len(self)]
+        return iter(order.tolist())
 
 
 class FolderBatches(EpochBatches):

@@ -180,9 +180,6 @@ class ImageNetTask(Task):
                          name_prefix='', **norm)
 
     def load_data(self, opt, batch_size, log, part=(0, 1)):
-        if part[1] > 1 and not opt.use_rec:
-            raise BadInput('--kvstore %s: distributed ImageNet training reads RecordIO '
-                           '(--use-rec); image folders are not sharded yet' % opt.kvstore)
         if opt.use_rec:
             # the headers are read in full (seconds for ImageNet) to count the classes and to
             # catch a bad index, which would abort the process inside ImageRecordIter's threads
@@ -197,7 +194,7 @@ class ImageNetTask(Task):
                 os.path.join(os.path.expanduser(opt.data_dir), 'train'))
             classes = _number_of_classes(opt.classes, classes, opt.data_dir)
             train, val = imagenet.folder_iterators(opt.data_dir, batch_size, opt.num_workers,
-                                                   opt.input_size, opt.crop_ratio)
+                                                   opt.input_size, opt.crop_ratio, part)
         log.info('%s: %d training samples, %d classes, %d batches of %d per epoch%s',
                  'RecordIO' if opt.use_rec else opt.data_dir, samples, classes, len(train),
                  batch_size, ' on each of %d workers' % part[1] if part[1] > 1 else '')
