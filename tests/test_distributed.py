@@ -98,13 +98,15 @@ def test_two_workers_train_as_one_process_and_resume(tmp_path):
 
 @pytest.mark.slow
 def test_two_workers_read_their_recordio_parts(tmp_path, rec_data):
+    """train_imagenet.py on RecordIO parts, with the other synchronous kvstore."""
     out = tmp_path / 'r50'
     env = dict(offline_env(tmp_path), OMP_NUM_THREADS='1')
     proc = subprocess.run(
         [sys.executable, '-m', 'atac_gluon.launch', '-n', '2', '-s', '1', '--', sys.executable,
          os.path.join(ROOT, 'train_imagenet.py')] + rec_data + [
             '--input-size', '32', '--batch-size', '4', '-j', '1', '--num-epochs', '2',
-            '--kvstore', 'dist_sync', '--cpu-threads', '1', '--r', '2', '--lr-mode', 'cosine',
+            '--kvstore', 'dist_device_sync', '--cpu-threads', '1', '--r', '2', '--lr-mode',
+            'cosine',
             '--warmup-epochs', '1', '--log-interval', '0', '--save-dir', str(out)],
         cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]

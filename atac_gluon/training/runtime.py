@@ -26,8 +26,10 @@ def distributed_kvstore(name):
     if not name.startswith('dist'):
         return name, 0, 1
     if name == 'dist_async':
-        raise BadInput('--kvstore dist_async: its updates run on the servers, whose optimizer '
-                       'states cannot be checkpointed; use dist_sync')
+        raise BadInput("--kvstore dist_async: MXNet's Trainer updates on the servers in async "
+                       'mode and cannot save those optimizer states (Trainer.save_states '
+                       'refuses), so checkpoints could not resume; use dist_sync or '
+                       'dist_device_sync')
     if 'DMLC_ROLE' not in os.environ:
         raise BadInput('--kvstore %s needs the parameter server: start the command with python '
                        '-m atac_gluon.launch -n WORKERS -s SERVERS -- ...' % name)
