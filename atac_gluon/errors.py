@@ -11,8 +11,7 @@ import logging
 import sys
 
 __all__ = ['BadInput', 'Diverged', 'WriteFailed', 'Interrupted', 'run_main', 'error_reason',
-           'EXIT_BAD_INPUT',
-           'EXIT_DIVERGED', 'EXIT_WRITE_FAILED', 'EXIT_INTERRUPTED']
+           'EXIT_BAD_INPUT', 'EXIT_DIVERGED', 'EXIT_WRITE_FAILED', 'EXIT_INTERRUPTED']
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -65,6 +64,11 @@ def error_reason(err, limit=200, unwrap=False):
     return line if len(line) <= limit else line[:limit] + '...'
 
 
+#: the project's errors and their exit codes (anything else is a bug: a traceback, exit code 1)
+_EXIT_CODES = {BadInput: EXIT_BAD_INPUT, Diverged: EXIT_DIVERGED,
+               WriteFailed: EXIT_WRITE_FAILED, Interrupted: EXIT_INTERRUPTED}
+
+
 def _one_line(err):
     text = ' '.join(str(err).split()) or type(err).__name__
     return text[:2000]
@@ -83,15 +87,13 @@ def run_main(main, argv=None):
     """Call ``main(argv)`` and turn the project's errors into exit codes with one ``error:`` line
     on stderr. Any other exception (a bug, e.g. a ValueError from deep inside NumPy or MXNet)
     propagates with its traceback (exit code 1)."""
-    codes = ((BadInput, EXIT_BAD_INPUT), (Diverged, EXIT_DIVERGED),
-             (WriteFailed, EXIT_WRITE_FAILED), (Interrupted, EXIT_INTERRUPTED))
     try:
         main(argv)
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (BadInput, Diverged, WriteFailed, Interrupted) as err:
-        code = next(code for kind, code in codes if isinstance(err, kind))
+    except tuple(_EXIT_CODES) as err:
+        code = next(code for kind, code in _EXIT_CODES.items() if isinstance(err, kind))
         if code != EXIT_BAD_INPUT:
             _log_to_files('stopped: %s' % _one_line(err))
         prefix = 'interrupted' if code == EXIT_INTERRUPTED else 'error'

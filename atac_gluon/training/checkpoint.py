@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import BadInput, WriteFailed, error_reason
 
 __all__ = ['Checkpoints', 'atomic_write_text', 'partial_path', 'write_durably', 'fsync',
-           'remove_partials', 'FORMAT']
+           'remove_partials', 'log_skipped', 'FORMAT']
 
 FORMAT = 'atac-gluon-checkpoint/2'
 _DATA = ('.params', '.states')
@@ -196,24 +196,29 @@ class Checkpoints(object):
                 return '%s does not match its SHA-256 in the manifest' % entry['name']
         return None
 
-    def newest_intact(self, log=None, kind=None):
-        """The manifest of the newest checkpoint (of ``kind``, if given) whose files verify, or
-        None when there is none at all; each newer one that fails is logged with the reason.
+    def find_intact(self, kind=None):
+        """(manifest of the newest checkpoint (of ``kind``, if given) whose files verify, the
+        (stem, reason) of each newer one that does not); (None, []) when there is none at all.
         BadInput when checkpoints exist but none is intact (nothing is overwritten then)."""
-        manifests = [m for m in self.scan() if kind is None or m['kind'] == kind]
         skipped = []
-        for info in manifests:
+        for info in self.scan():
+            if kind is not None and info['kind'] != kind:
+                continue
             reason = self.verify(info)
             if reason is None:
-                if log is not None:
-                    for stem, why in skipped:
-                        log.warning('skipped checkpoint %s: %s', stem, why)
-                return info
+                return info, skipped
             skipped.append((info['stem'], reason))
         if skipped:
             raise BadInput('--save-dir %s: no intact checkpoint (%s); the files are left as they '
                            'are' % (self.save_dir, '; '.join('%s: %s' % s for s in skipped)))
-        return None
+        return None, []
+
+    def newest_intact(self, log=None, kind=None):
+        """:meth:`find_intact`'s manifest; each skipped checkpoint is logged with the reason."""
+        info, skipped = self.find_intact(kind)
+        if log is not None:
+            log_skipped(log, skipped)
+        return info
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -309,14 +314,20 @@ class Checkpoints(object):
                 else:
                     trainer.load_states(path)
             except (AssertionError, ValueError, OSError, EOFError, mx.base.MXNetError) as err:
-                raise BadInput('--resume: cannot load %s: %s' % (
-                    path, ' '.join(str(err).split())[:300])) from None
+                raise BadInput('--resume: cannot load %s: %s' % (path, error_reason(err))) \
+                    from None
         state = info.get('numpy_rng')
         if state:
             np.random.set_state((state[0], np.array(state[1], dtype=np.uint32), *state[2:]))
 
     def path_of(self, info, key='params'):
         return self._path(info['files'][key]['name'])
+
+
+def log_skipped(log, skipped):
+    """Say in the log which newer checkpoints were not intact, and why."""
+    for stem, why in skipped:
+        log.warning('skipped checkpoint %s: %s', stem, why)
 
 
 def _read_manifest(path):

@@ -4,10 +4,9 @@ flag before anything is written."""
 import os
 
 from ..activations import ACT_TYPES
-
 from ..checks import check_file_in_dir, check_numbers, check_output_dir, flag_name, int_range
-from ..errors import BadInput
 from ..deployment import require_onnx
+from ..errors import BadInput
 from ..models.params import read_parameters
 
 __all__ = ['add_official_flags', 'add_run_flags', 'check_run_flags', 'decay_epochs']

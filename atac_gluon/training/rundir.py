@@ -6,7 +6,7 @@ import mxnet as mx
 
 from ..errors import BadInput
 from ..deployment import export_all
-from .checkpoint import Checkpoints
+from .checkpoint import Checkpoints, log_skipped
 from .metrics import MetricsLog, plot_history
 from .runtime import setup_logging
 
@@ -63,8 +63,10 @@ class RunDir(object):
         if not resume and manifests:
             raise BadInput('--save-dir %s holds checkpoints of an earlier run: pass --resume to '
                            'continue it, or choose another --save-dir' % save_dir)
-        # the checkpoint to resume from is chosen (and verified) before anything is written
-        self.resume_from = self.checkpoints.newest_intact() if resume else None
+        # the checkpoint to resume from is chosen (and its files hashed, once) before anything is
+        # written; resume() loads it and logs what was skipped
+        self.resume_from, self._skipped = (self.checkpoints.find_intact() if resume
+                                           else (None, []))
         if self.resume_from is not None:
             self._check_identity(self.resume_from)
         if not writer:
@@ -88,7 +90,8 @@ class RunDir(object):
     def resume(self, net, trainer, ctx):
         """Restore the newest intact checkpoint; returns (start_epoch, (best_score, best_epoch)).
         Logs which checkpoint it took and why it skipped any newer one."""
-        info = self.checkpoints.newest_intact(self.log)
+        info = self.resume_from
+        log_skipped(self.log, self._skipped)
         if info is None:
             self.log.info('--resume: no checkpoint in %s, starting at epoch 0', self.save_dir)
             return 0, (None, None)
