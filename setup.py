@@ -8,6 +8,8 @@ setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=['tests', 'tests.*']),
+    # the paper's numbers and the official ImageNet log, read by the reproduction reports
+    package_data={'atac_gluon.reference': ['paper-results.md', 'official-imagenet-log.csv']},
     # argparse.BooleanOptionalAction (3.9); tested on 3.11
     python_requires='>=3.9',
     # Versions that install and import together on Python 3.11: numpy >= 1.24 breaks
@@ -29,6 +31,8 @@ setup(
         'atac-gluon-export = atac_gluon.export:entry',
         'atac-gluon-predict = atac_gluon.predict:entry',
         'atac-gluon-launch = atac_gluon.launch:entry',
+        'atac-gluon-experiments = atac_gluon.experiments.__main__:entry',
+        'atac-gluon-visualize = atac_gluon.visualize:entry',
     ]},
     extras_require={
         'test': ['pytest>=7,<10'],

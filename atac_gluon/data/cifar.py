@@ -26,7 +26,7 @@ from ..errors import error_reason
 from .errors import DataError
 
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'DATASETS', 'RECORDS_PER_FILE', 'cifar_num_classes',
-           'default_data_dir', 'load_cifar']
+           'default_data_dir', 'load_cifar', 'write_binary_release']
 
 #: Official per-channel normalisation, applied after scaling pixels to [0, 1].
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -129,6 +129,41 @@ def load_cifar(dataset, data_dir=None, train=True, fine_label=False):
     parts = [parse(where, raw, dataset, train, labels) for where, raw in source(names)]
     images, targets = zip(*parts)
     return np.concatenate(images), np.concatenate(targets)
+
+
+def write_binary_release(data_dir, dataset, train, test):
+    """Write a (small) binary release of ``dataset`` that :func:`load_cifar` reads from
+    ``data_dir``: its release folder with every file of the official layout.
+
+    Parameters
+    ----------
+    data_dir : str
+        Parent of the release folder (created if missing).
+    dataset : str
+        ``cifar10`` or ``cifar100``.
+    train, test : (numpy.ndarray, numpy.ndarray)
+        uint8 N x 32 x 32 x 3 images and integer labels (CIFAR-100: used as both the coarse
+        and the fine label, so they must be below 20). CIFAR-10's training images are spread
+        over its five files.
+
+    Returns
+    -------
+    str
+        The release folder.
+    """
+    _check_dataset(dataset)
+    layout = _LAYOUTS[dataset][0]  # binary
+    folder = os.path.join(data_dir, layout.folder)
+    os.makedirs(folder, exist_ok=True)
+    for names, (images, labels) in ((layout.train, train), (layout.test, test)):
+        labels = np.asarray(labels).astype(np.uint8)[:, None]
+        heads = labels if _LABEL_BYTES[dataset] == 1 else np.concatenate([labels, labels], 1)
+        planes = np.asarray(images, dtype=np.uint8).transpose(0, 3, 1, 2).reshape(len(labels), -1)
+        records = np.concatenate([heads, planes], 1)
+        for name, part in zip(names, np.array_split(records, len(names))):
+            with open(os.path.join(folder, name), 'wb') as f:
+                f.write(part.tobytes())
+    return folder
 
 
 def cifar_num_classes(dataset, fine_label=False):

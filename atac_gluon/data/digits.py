@@ -9,7 +9,8 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-__all__ = ['DIGITS_NUM_CLASSES', 'DIGITS_SIZE', 'load_digits32', 'digits_normalization']
+__all__ = ['DIGITS_NUM_CLASSES', 'DIGITS_SIZE', 'load_digits32', 'load_digits_rgb8',
+           'digits_normalization']
 
 DIGITS_NUM_CLASSES = 10
 DIGITS_SIZE = 32
@@ -77,3 +78,25 @@ def _to_rgb32(images):
     block = np.ones((1, _UPSCALE, _UPSCALE), dtype=np.float32)
     big = np.kron(images.astype(np.float32) / _MAX_PIXEL, block)
     return np.repeat(big[:, None], 3, axis=1)
+
+
+def load_digits_rgb8(train=True):
+    """The split of :func:`load_digits32` as 8-bit RGB images, as image files and CIFAR
+    releases store them (for tiny CIFAR-format and image-folder copies of the digits).
+
+    Parameters
+    ----------
+    train : bool
+        The training split if True, else the validation split.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        uint8, N x 32 x 32 x 3 (HWC).
+    labels : numpy.ndarray
+        int32, N, values 0..9.
+    """
+    (train_x, train_lbl), (val_x, val_lbl) = _splits()
+    images, labels = (train_x, train_lbl) if train else (val_x, val_lbl)
+    rgb = np.round(images.transpose(0, 2, 3, 1) * 255).astype(np.uint8)
+    return rgb, labels.astype(np.int32)

@@ -17,6 +17,8 @@ The structure, kept on purpose (the v1b family in ``imagenet.py`` follows it):
 """
 from __future__ import division
 
+import mxnet as mx
+import numpy as np
 from mxnet.gluon.nn import BatchNorm
 from gluoncv.model_zoo.cifarresnet import CIFARBasicBlockV2, CIFARResNetV2
 
@@ -26,7 +28,7 @@ from .params import InitializeMissing
 from .registry import model_family, refuse_pretrained, register_model
 
 __all__ = ['ResBlockV2ATAC', 'ResNet20V2ATAC', 'stage_act_types', 'get_cifar_resnet_atac',
-           'MAX_ACT_LAYERS']
+           'set_input_bn_statistics', 'MAX_ACT_LAYERS']
 
 ACT_ORDERS = ('bac', 'pre')
 #: act_layers of the paper's three-stage host: each stage and the final activation (0: none)
@@ -177,6 +179,51 @@ class ResNet20V2ATAC(InitializeMissing, CIFARResNetV2):
         return super(ResNet20V2ATAC, self)._make_layer(
             self._stage_blocks[stage_index - 1], layers, channels, stride, stage_index,
             in_channels=in_channels, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+
+
+def set_input_bn_statistics(net, mean, var):
+    """Set the running statistics of the CIFAR host's input BatchNorm, on every context.
+
+    GluonCV's CIFARResNetV2 starts with a BatchNorm on the data (``features[0]``, no scale, no
+    shift, hence no trainable parameter). MXNet updates running statistics in BatchNorm's
+    backward pass, which never runs for that layer: its running mean and variance stay 0 and 1
+    (in the official code too), so at inference it is the identity while training standardises
+    every batch. Setting them to the training inputs' statistics (e.g.
+    :meth:`~atac_gluon.data.batches.BatchIterator.channel_statistics`) makes inference
+    standardise as training did. Works before the first forward pass (deferred shapes) too.
+
+    Parameters
+    ----------
+    net : ResNet20V2ATAC or another GluonCV CIFARResNetV2
+        Initialized (``net.initialize``), shapes known or not.
+    mean, var : sequence of float
+        One value per input channel; ``var`` non-negative (BatchNorm adds its epsilon).
+
+    Raises
+    ------
+    BadInput
+        ``net`` has no BatchNorm at ``features[0]``, or ``mean`` / ``var`` are not finite
+        per-channel values (negative variance included).
+    """
+    features = getattr(net, 'features', None)
+    first = features[0] if features is not None and len(features) else None
+    if not isinstance(first, BatchNorm):
+        raise BadInput('%s has no input BatchNorm (features[0] of a CIFAR pre-activation '
+                       'ResNet) to set the statistics of' % type(net).__name__)
+    mean = np.asarray(mean, dtype=np.float64)
+    var = np.asarray(var, dtype=np.float64)
+    channels = first.running_mean.shape[0] if first.running_mean.shape else 0
+    if (mean.ndim != 1 or var.shape != mean.shape or not mean.size
+            or (channels and mean.size != channels)):
+        raise BadInput('the input BatchNorm needs one mean and one variance per input channel%s, '
+                       'got shapes %s and %s' % (' (%d)' % channels if channels else '',
+                                                  mean.shape, var.shape))
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var)) and np.all(var >= 0)):
+        raise BadInput('input BatchNorm statistics must be finite with a non-negative variance, '
+                       'got mean %s var %s' % (mean.tolist(), var.tolist()))
+    # set_data writes every context's copy (or, before shapes are known, the initial value)
+    first.running_mean.set_data(mx.nd.array(mean, dtype=first.running_mean.dtype))
+    first.running_var.set_data(mx.nd.array(var, dtype=first.running_var.dtype))
 
 
 #: family attributes of every CIFAR factory (see :func:`~atac_gluon.models.model_family`)

@@ -39,7 +39,8 @@ def run(opt, task):
     run_dir = RunDir(opt.save_dir, task.checkpoint_prefix(opt), task.best_stem,
                      identity={k: getattr(opt, k) for k in task.identity_flags},
                      resume=opt.resume, log_name=task.log_name(opt),
-                     run_info=dict(data.run_info, dist_workers=workers), flags=vars(opt),
+                     run_info=dict(data.run_info, dist_workers=workers,
+                                   num_epochs=opt.num_epochs), flags=vars(opt),
                      save_period=task.save_period(opt),
                      plot=(task.plot_path(opt), task.plot_errors), writer=rank == 0)
     log = run_dir.log

@@ -11,7 +11,7 @@ from ..data import imagenet
 from ..data.pipelines import cifar_batches
 from ..errors import BadInput
 from ..models import get_model
-from ..models.cifar import get_cifar_resnet_atac
+from ..models.cifar import get_cifar_resnet_atac, set_input_bn_statistics
 from ..models.norm import GroupNorm
 from ..models.params import load_parameters_checked
 from ..models.zoo import load_shared_parameters
@@ -72,10 +72,11 @@ class CifarTask(Task):
 
     DATASETS = {'cifar10': 10, 'cifar100': 100, 'digits': 10}
     identity_flags = ('model', 'blocks', 'act_type', 'r', 'act_layers', 'useGlobal', 'useReLU',
-                      'dataset', 'fine_label')
+                      'dataset', 'fine_label', 'input_bn_from_data')
 
     def __init__(self, opt):
         self.model_name = 'ResNet20_b_%d_%s' % (opt.blocks, opt.act_type)
+        self.train_batches = None  # load_data's, for --input-bn-from-data
 
     def default_classes(self, opt):
         return self.DATASETS[opt.dataset]
@@ -93,6 +94,7 @@ class CifarTask(Task):
         train, val, label_set = cifar_batches(opt.dataset, opt.data_dir, batch_size,
                                               opt.fine_label, opt.seed, opt.num_workers, log,
                                               part)
+        self.train_batches = train
         return Data(train, val, self.DATASETS[opt.dataset],
                     {'dataset': opt.dataset, 'label_set': label_set,
                      'num_workers': opt.num_workers, 'dist_workers': 1})
@@ -101,7 +103,15 @@ class CifarTask(Task):
         net.initialize(mx.init.MSRAPrelu(), ctx=ctx)
         if opt.resume_from:
             load_parameters_checked(net, opt.resume_from, '--resume-from', ctx)
-        return []
+        if not opt.input_bn_from_data:
+            return []  # the official network: its input BatchNorm stays at mean 0 / var 1
+        # the whole training set whatever this worker's share (all workers agree), crops
+        # included; replaces --resume-from's, and on --resume the checkpoint's (the same ones:
+        # the flag identifies the run) replace these
+        mean, var = self.train_batches.channel_statistics()
+        set_input_bn_statistics(net, mean, var)
+        return ['input BatchNorm running statistics set from the training data: mean %s var %s'
+                % (_numbers(mean), _numbers(var))]
 
     def checkpoint_prefix(self, opt):
         return '%s-%s' % (opt.dataset, self.model_name)
@@ -282,6 +292,10 @@ class ImageNetTask(Task):
     def best_line(self, result):
         return 'best validation top-1 error %.4f at epoch %s' % (1 - result['best_score'],
                                                                   result['best_epoch'])
+
+
+def _numbers(values):
+    return '[%s]' % ', '.join('%.6g' % v for v in values)
 
 
 def _number_of_classes(flag, found, source):

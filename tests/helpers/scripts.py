@@ -32,6 +32,13 @@ def run(name, args, tmp_path, timeout=300):
                           timeout=timeout)
 
 
+def run_module(module, args, tmp_path, timeout=300):
+    """Run ``python -m module`` with ``args``; return the CompletedProcess (text output)."""
+    return subprocess.run([sys.executable, '-m', module] + list(args), cwd=str(tmp_path),
+                          env=offline_env(tmp_path), capture_output=True, text=True,
+                          timeout=timeout)
+
+
 def start(name, args, tmp_path):
     """Start script ``name`` in the background; return the Popen."""
     return subprocess.Popen([sys.executable, script_path(name)] + list(args), cwd=str(tmp_path),

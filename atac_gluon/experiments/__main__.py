@@ -1,0 +1,131 @@
+"""``python -m atac_gluon.experiments list | run SUITE | report SUITE``: the paper's experiments.
+
+    python -m atac_gluon.experiments list --hours
+    python -m atac_gluon.experiments run fig8 --root experiments --print      # for a cluster
+    python -m atac_gluon.experiments run fig8 --root experiments --gpus 0,1 --data-dir ~/cifar
+    python -m atac_gluon.experiments run fig8 --root /tmp/smoke --smoke      # tiny, on the CPU
+    python -m atac_gluon.experiments report fig8 --root experiments          # report.md + PNG
+"""
+import argparse
+import os
+import re
+import sys
+
+from ..checks import check_output_dir
+from ..errors import BadInput, run_main
+from ..training.threads import configure_cpu_threads
+from .suites import SUITES, get_suite
+
+__all__ = ['main', 'entry']
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog='python -m atac_gluon.experiments',
+                                     description="Run and report the paper's experiments.")
+    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    listing = commands.add_parser('list', help='the suites and their run counts')
+    listing.add_argument('--hours', action='store_true',
+                         help='also the expected GPU-hours at full scale (a few seconds)')
+    run = commands.add_parser('run', help='train every run of a suite (finished runs are '
+                                          'skipped, unfinished ones resume)')
+    report = commands.add_parser('report', help='write DIR/SUITE/report.md, report.json and a '
+                                                'PNG beside the paper\'s numbers')
+    for sub in (run, report):
+        sub.add_argument('suite', metavar='SUITE', help=', '.join(SUITES))
+        sub.add_argument('--root', required=True, metavar='DIR',
+                         help='each run is saved in DIR/SUITE/<run>/')
+    run.add_argument('--print', dest='print_only', action='store_true',
+                     help='print the full-scale command of every run instead of running them')
+    run.add_argument('--smoke', action='store_true',
+                     help='every configuration for 1 epoch on tiny digits-derived data, b at '
+                          'most 2, on this CPU')
+    run.add_argument('--gpus', default=None, metavar='IDS',
+                     help='GPU ids such as 0,1 (ImageNet: their count); default the recipes\' '
+                          '(CIFAR 0, ImageNet 2)')
+    run.add_argument('--data-dir', default=None, metavar='DIR',
+                     help='CIFAR: the CIFAR files; ImageNet: the folder with rec/ (or '
+                          'train/ and val/)')
+    run.add_argument('--epochs', type=int, default=None, metavar='N',
+                     help='train N epochs instead of the recipe\'s; the decay and warm-up '
+                          'epochs scale with it')
+    run.add_argument('--launcher-args', default=None, metavar='ARGS',
+                     help='start each run with python -m atac_gluon.launch ARGS -- ... '
+                          '(e.g. "-n 2 -s 1"), with --kvstore dist_sync')
+    run.add_argument('--input-bn-from-data', action='store_true',
+                     help='CIFAR runs: set the input BatchNorm\'s running statistics from the '
+                          'training data (not the official behaviour; see the README)')
+    args = parser.parse_args(argv)
+    check_args(args)
+    return args
+
+
+def check_args(args):
+    if args.command == 'list':
+        return
+    get_suite(args.suite)
+    if args.command == 'report' or not args.print_only:
+        check_output_dir(args.root, '--root')
+    if args.command == 'report':
+        return
+    if args.epochs is not None and args.epochs < 1:
+        raise BadInput('--epochs must be a positive integer, got %d' % args.epochs)
+    if args.gpus is not None and not re.fullmatch(r'\d+(,\d+)*', args.gpus):
+        raise BadInput('--gpus must be comma-separated GPU ids such as 0,1, got %r' % args.gpus)
+    if args.smoke and args.data_dir:
+        raise BadInput('--smoke trains on its own tiny data: leave out --data-dir')
+    if args.data_dir:
+        args.data_dir = os.path.expanduser(args.data_dir)
+        if not os.path.exists(args.data_dir):
+            raise BadInput('--data-dir %s: no such directory' % args.data_dir)
+    if args.launcher_args is not None and not args.launcher_args.split():
+        raise BadInput('--launcher-args is empty')
+
+
+def list_suites(hours):
+    from .cost import suite_gpu_hours
+    for suite in SUITES.values():
+        cost = '  about %.1f GPU-hours' % suite_gpu_hours(suite) if hours else ''
+        print('%-10s %3d runs%s  %s' % (suite.name, len(suite.runs), cost, suite.title))
+        print('%-10s          %s' % ('', suite.description))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.command == 'list':
+        list_suites(args.hours)
+        return
+    suite = get_suite(args.suite)
+    if args.command == 'report':
+        from .report import write_report
+        for path in write_report(args.root, suite):
+            print(path)
+        return
+    options = dict(epochs=args.epochs, gpus=args.gpus, data_dir=args.data_dir,
+                   input_bn_from_data=args.input_bn_from_data)
+    if args.print_only:
+        from .cost import suite_gpu_hours
+        from .runner import suite_commands
+        print('# %s: %d runs, about %.1f GPU-hours (python -m atac_gluon.experiments report %s '
+              '--root %s when done)' % (suite.title, len(suite.runs),
+                                        suite_gpu_hours(suite, args.epochs), suite.name,
+                                        args.root))
+        for line in suite_commands(suite, args.root, args.launcher_args, **options):
+            print(line)
+        return
+    from .pictures import draw_run_gates
+    from .runner import run_suite
+    run_suite(suite, args.root, smoke=args.smoke, launcher_args=args.launcher_args,
+              draw=draw_run_gates if suite.name == 'fig8' else None, **options)
+    print('done: python -m atac_gluon.experiments report %s --root %s' % (suite.name,
+                                                                          args.root))
+
+
+def entry():
+    """``python -m atac_gluon.experiments`` and the console script. Nothing above imports mxnet
+    (the commands import what they need), so the CPU threads are set before it loads."""
+    configure_cpu_threads([])
+    sys.exit(run_main(main))
+
+
+if __name__ == '__main__':
+    entry()

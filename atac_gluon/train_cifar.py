@@ -1,0 +1,98 @@
+"""Train the paper's CIFAR ATAC ResNets (the official open-atac train_cifar.py, every flag kept).
+
+    python train_cifar.py --gpus 0 --num-epochs 400 --mode hybrid -j 32 --batch-size 128 \
+        --wd 0.0001 --lr 0.2 --lr-decay 0.1 --lr-decay-epoch 300,350 --dataset cifar100 \
+        --model atac --act-type ChaATAC --useReLU --r 2 --blocks 3
+
+Results go to --save-dir: metrics.jsonl, train.log, checkpoints (and --export graphs); the
+history plot to --save-plot-dir. Exit codes: 0 done, 2 bad flag/file/data, 3 loss diverged,
+4 a result could not be written, 130 interrupted (see the README).
+"""
+import sys
+
+from .training.threads import configure_cpu_threads
+
+if __name__ == '__main__':  # python -m: before mxnet is imported
+    configure_cpu_threads(sys.argv[1:])
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+
+from .errors import BadInput, run_main  # noqa: E402
+from .models.cifar import MAX_ACT_LAYERS  # noqa: E402
+from .training.flags import add_official_flags, add_run_flags, check_run_flags  # noqa: E402
+from .training.run import run  # noqa: E402
+from .training.tasks import CifarTask  # noqa: E402
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description='Train a model for image classification.')
+    # the official flags, names, meanings and defaults; --model/--blocks/--act-type/--r had
+    # placeholder defaults that built no model ('xxx', 0, -1): they default to the README's run
+    parser.add_argument('--model', type=str, default='atac', help='atac (the only model)')
+    parser.add_argument('--blocks', type=int, default=3, help='[blocks] * 3')
+    add_official_flags(parser, r=2, act_layers=4, num_epochs=1,
+                       act_layers_help='stages with --act-type, counted with the final '
+                                       'activation: 0 to %d (default 4: all)' % MAX_ACT_LAYERS,
+                       summary_help='print FLOPs and parameter numbers and exit',
+                       lr_decay_period_help='period in epochs of learning rate decays; 0 uses '
+                                            '--lr-decay-epoch')
+    parser.add_argument('--useGlobal', action=argparse.BooleanOptionalAction, default=False,
+                        help='ChaATAC global pooling (default: off)')
+    parser.add_argument('--useReLU', action=argparse.BooleanOptionalAction, default=False,
+                        help='ChaATAC inner ReLU (default: off, as the official flag)')
+    parser.add_argument('--dataset', type=str, default='cifar10',
+                        help='cifar10, cifar100 or digits (scikit-learn digits, no download)')
+    parser.add_argument('--gpus', type=str, default='0',
+                        help='GPU ids such as 1,3; without GPUs as many CPU contexts')
+    parser.add_argument('--drop-rate', type=float, default=0.0,
+                        help='dropout rate for wide resnet (unused by the ATAC model)')
+    parser.add_argument('--save-period', type=int, default=10,
+                        help='period in epoch of model saving (0: only best and last).')
+    parser.add_argument('--resume-from', type=str, help='initialise from this parameters file')
+    parser.add_argument('--save-plot-dir', type=str, default='.',
+                        help='the path to save the history plot')
+    # new flags
+    parser.add_argument('--data-dir', type=str, default=None,
+                        help='CIFAR files (binary or python release, folders or .tar.gz); '
+                             "default: MXNet's dataset directory")
+    parser.add_argument('--fine-label', action='store_true',
+                        help='CIFAR-100: train on the 100 fine labels (default: the 20 coarse '
+                             'labels, as the official script did)')
+    parser.add_argument('--input-bn-from-data', action=argparse.BooleanOptionalAction,
+                        default=False,
+                        help="set the input BatchNorm's running mean/var to the training data's "
+                             'before training (default: off, as the official code, whose input '
+                             'BatchNorm never updates them in MXNet: identity at evaluation, '
+                             'batch statistics in training)')
+    add_run_flags(parser)
+    opt = parser.parse_args(argv)
+    check_flags(opt)
+    return opt
+
+
+def check_flags(opt):
+    check_run_flags(opt, MAX_ACT_LAYERS, parameter_files=('resume_from',),
+                    output_dirs=('save_dir', 'save_plot_dir'))
+    if opt.model.lower() != 'atac':  # case-insensitive, as model names everywhere
+        raise BadInput("--model must be 'atac', got %r" % opt.model)
+    opt.model = 'atac'
+    if opt.dataset not in CifarTask.DATASETS:
+        raise BadInput('--dataset must be one of %s, got %r'
+                       % (', '.join(CifarTask.DATASETS), opt.dataset))
+    if opt.data_dir and not os.path.exists(opt.data_dir):
+        raise BadInput('--data-dir %s: no such directory or archive' % opt.data_dir)
+
+
+def main(argv=None):
+    opt = parse_args(argv)
+    run(opt, CifarTask(opt))
+
+
+def entry():
+    """``python -m atac_gluon.train_cifar``."""
+    sys.exit(run_main(main))
+
+
+if __name__ == '__main__':
+    entry()

@@ -1,0 +1,291 @@
+"""The reproduction harness: suites, printed commands, smoke runs with skip/resume, reports
+against the paper (with runs missing or unfinished), GPU-hours, bad input."""
+import importlib
+import json
+import os
+import shlex
+
+import pytest
+
+from atac_gluon.errors import BadInput, run_main
+from atac_gluon.experiments import cost
+from atac_gluon.experiments.__main__ import main
+from atac_gluon.experiments.report import write_report
+from atac_gluon.experiments.results import FINISHED, MISSING, UNFINISHED
+from atac_gluon.experiments.runner import run_suite
+from atac_gluon.experiments.suites import SUITES, Suite, command_flags
+from atac_gluon.reference import official_imagenet_log, paper_table
+
+from .helpers.scripts import run_module
+
+
+def test_list_names_the_suites_and_their_run_counts(capsys):
+    main(['list'])
+    out = capsys.readouterr().out
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+              if line and not line.startswith(' ')}
+    # fig7: 2 data sets x 4 activations x b 1..5; fig8: 2 x 3 x b 1..4; ablations: 2 x 11
+    assert counts == {'fig7': 40, 'fig8': 24, 'ablations': 22, 'imagenet': 1}
+
+
+def test_shipped_reference_data():
+    log = official_imagenet_log()
+    assert [row['epoch'] for row in log] == list(range(160))
+    best = min(log, key=lambda row: row['val_top1_err'])
+    assert (best['epoch'], best['val_top1_err']) == (155, 0.214103)
+    fig7 = {row['b']: row for row in paper_table('CIFAR depth sweep')}
+    assert fig7['4']['C10 Swish'] == 0.9375 and fig7['5']['C10 ATAC'] is None
+    table4 = {row['Architecture']: row for row in paper_table('ImageNet')}
+    assert table4['ATAC-ResNet-50']['top-1 err'] == 21.41
+    with pytest.raises(BadInput):
+        paper_table('No such section')
+
+
+def printed(capsys, *args):
+    main(['run'] + list(args) + ['--print'])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith('# ')  # the suite and its GPU-hours
+    return [shlex.split(line) for line in lines[1:]]
+
+
+@pytest.mark.parametrize('suite', list(SUITES))
+def test_print_gives_one_full_scale_command_per_run(capsys, tmp_path, suite):
+    commands = printed(capsys, suite, '--root', str(tmp_path))
+    assert len(commands) == len(SUITES[suite].runs)
+    assert not os.listdir(str(tmp_path))  # --print writes nothing
+    save_dirs = set()
+    for command, run in zip(commands, SUITES[suite].runs):
+        assert command[:3] == ['python', '-m', 'atac_gluon.train_%s' % run.script]
+        argv = command[3:]
+        opt = importlib.import_module('atac_gluon.train_%s' % run.script).parse_args(argv)
+        assert opt.resume and opt.save_dir == str(tmp_path / suite / run.name)
+        save_dirs.add(opt.save_dir)
+        if run.script == 'cifar':  # the official README recipe
+            assert (opt.num_epochs, opt.lr, opt.lr_decay_epoch, opt.batch_size, opt.wd,
+                    opt.mode, opt.gpus) == (400, 0.2, '300,350', 128, 0.0001, 'hybrid', '0')
+            assert opt.blocks == run.labels.get('b', 3)
+        else:
+            assert (opt.num_epochs, opt.lr, opt.lr_mode, opt.num_gpus, opt.dtype, opt.use_rec,
+                    opt.r, opt.act_layers, opt.warmup_epochs) == (
+                        160, 0.075, 'cosine', 2, 'float16', True, 2, 2, 5)
+    assert len(save_dirs) == len(commands)
+
+
+def test_print_configurations(capsys, tmp_path):
+    commands = {c[c.index('--save-dir') + 1].rsplit('/', 1)[1]: c
+                for c in printed(capsys, 'fig8', '--root', str(tmp_path))}
+    se, atac, relu = (commands['cifar100-se-b3'], commands['cifar100-atac-b3'],
+                      commands['cifar100-resnet-b3'])
+    assert '--useGlobal' in se and '--useGlobal' not in atac
+    assert all(x in atac for x in ('ChaATAC', '--useReLU')) and 'relu' in relu
+    ablations = {c[c.index('--save-dir') + 1].rsplit('/', 1)[1]: c
+                 for c in printed(capsys, 'ablations', '--root', str(tmp_path))}
+    assert ablations['cifar10-r16'][ablations['cifar10-r16'].index('--r') + 1] == '16'
+    assert '--no-useReLU' in ablations['cifar10-no-inner-relu']
+    assert '--input-bn-from-data' in ablations['cifar10-input-bn-from-data']
+    assert '--input-bn-from-data' not in ablations['cifar10-base']
+
+
+def test_print_options_scale_the_schedule(capsys, tmp_path):
+    cifar = printed(capsys, 'fig7', '--root', str(tmp_path), '--epochs', '40', '--gpus',
+                    '0,1', '--data-dir', str(tmp_path))[0]
+    assert cifar[cifar.index('--lr-decay-epoch') + 1] == '30,35'
+    assert cifar[cifar.index('--gpus') + 1] == '0,1'
+    assert cifar[cifar.index('--data-dir') + 1] == str(tmp_path)
+    imagenet = printed(capsys, 'imagenet', '--root', 'r', '--gpus', '0,1,2,3', '--epochs', '32',
+                       '--data-dir', str(tmp_path), '--launcher-args', '-n 2 -s 1')[0]
+    assert imagenet[:8] == ['python', '-m', 'atac_gluon.launch', '-n', '2', '-s', '1', '--']
+    assert imagenet[imagenet.index('--num-gpus') + 1] == '4'
+    assert imagenet[imagenet.index('--warmup-epochs') + 1] == '1'
+    assert imagenet[imagenet.index('--kvstore') + 1] == 'dist_sync'
+    assert imagenet[imagenet.index('--rec-val') + 1] == str(tmp_path / 'rec' / 'val.rec')
+
+
+def test_gpu_hours():
+    log = official_imagenet_log()
+    assert cost.suite_gpu_hours(SUITES['imagenet']) == pytest.approx(
+        sum(row['time'] for row in log) * 2 / 3600)
+    # a CIFAR run: its samples times its FLOPs at the official multiply-adds per GPU-second
+    fig8 = SUITES['fig8']
+    one = Suite('one', '', [fig8.runs[0]], 'val_acc', '')
+    reference = cost.run_flops(SUITES['imagenet'].runs[0])
+    assert reference == 4399512552  # paper-results.md, the official summary
+    rate = sum(row['samples_per_sec'] for row in log) / len(log) / 2
+    expected = 400 * (50000 + 10000 / 3.0) * cost.run_flops(fig8.runs[0]) / (rate * reference)
+    assert cost.suite_gpu_hours(one) == pytest.approx(expected / 3600)
+    deeper = Suite('one', '', [fig8.runs[3]], 'val_acc', '')
+    assert cost.suite_gpu_hours(deeper) > cost.suite_gpu_hours(one)
+
+
+# --------------------------------------------------------------------------- reports
+
+def write_metrics(root, suite, run, values, metric='val_acc', num_epochs=None):
+    folder = os.path.join(str(root), suite, run)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, 'metrics.jsonl'), 'w') as f:
+        for epoch, value in enumerate(values):
+            record = {'epoch': epoch, metric: value}
+            if metric == 'val_top1_err':
+                record['val_top5_err'] = value / 3
+            if num_epochs:
+                record['num_epochs'] = num_epochs
+            f.write(json.dumps(record) + '\n')
+
+
+@pytest.mark.parametrize('suite', list(SUITES))
+def test_report_without_any_run_has_the_paper_columns(tmp_path, suite):
+    paths = write_report(str(tmp_path), SUITES[suite])
+    assert all(os.path.getsize(p) > 0 for p in paths)
+    report = open(paths[0]).read()
+    data = json.load(open(paths[1]))
+    assert {row['state'] for row in data['runs']} == {MISSING}
+    assert '%d missing of %d runs' % (len(SUITES[suite].runs), len(SUITES[suite].runs)) in report
+    if suite == 'fig7':
+        assert '| 4 | missing | 0.936 | — |' in report  # C10 ReLU at b=4
+    if suite == 'imagenet':
+        assert '| ATAC-ResNet-50 | 4.40 | 28.0M | 21.41 | 6.02 |' in report
+
+
+def test_report_from_copied_metrics_finished_unfinished_missing(tmp_path):
+    # only metrics.jsonl files, as copied back from a cluster
+    write_metrics(tmp_path, 'fig7', 'cifar10-atac-b3', [0.5, 0.94, 0.93], num_epochs=3)
+    write_metrics(tmp_path, 'fig7', 'cifar100-relu-b1', [0.2, 0.6], num_epochs=400)
+    paths = write_report(str(tmp_path), SUITES['fig7'])
+    rows = {row['run']: row for row in json.load(open(paths[1]))['runs']}
+    done = rows['cifar10-atac-b3']
+    assert (done['state'], done['ours'], done['best_epoch']) == (FINISHED, 0.94, 1)
+    assert done['paper'] == 0.936 and done['diff'] == pytest.approx(0.004)
+    assert rows['cifar100-relu-b1']['state'] == UNFINISHED
+    assert rows['cifar10-relu-b1']['state'] == MISSING
+    report = open(paths[0]).read()
+    assert '| 3 | missing | 0.93 | — | missing | 0.925 | — | missing | 0.933 | — | 0.9400 ' \
+           '| 0.936 | +0.0040 |' in report
+    assert '0.6000 (2/400 ep.)' in report
+    assert '1 finished, 1 unfinished, 38 missing of 40 runs' in report
+
+
+def test_imagenet_report_compares_with_the_official_log(tmp_path):
+    official = official_imagenet_log()
+    ours = [row['val_top1_err'] + 0.01 for row in official[:10]]
+    write_metrics(tmp_path, 'imagenet', 'atac-resnet50', ours, 'val_top1_err', 160)
+    paths = write_report(str(tmp_path), SUITES['imagenet'])
+    report = open(paths[0]).read()
+    assert 'After epoch 9: ours %.4f, the official run %.4f (+0.0100).' % (
+        ours[9], official[9]['val_top1_err']) in report
+    assert '0 finished, 1 unfinished' in report
+    row = json.load(open(paths[1]))['runs'][0]
+    assert row['ours'] == pytest.approx(100 * min(ours))
+    assert row['diff'] == pytest.approx(100 * min(ours) - 21.41)
+
+
+def test_ablation_report_differences_to_the_base(tmp_path):
+    write_metrics(tmp_path, 'ablations', 'cifar10-base', [0.90], num_epochs=1)
+    write_metrics(tmp_path, 'ablations', 'cifar10-input-bn-from-data', [0.93], num_epochs=1)
+    report = open(write_report(str(tmp_path), SUITES['ablations'])[0]).read()
+    line = next(x for x in report.splitlines() if 'statistics of the training data' in x)
+    assert '0.9300 | +0.0300' in line
+
+
+# --------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize('args,message', [
+    (['run', 'fig9', '--root', 'r'], "unknown suite 'fig9'"),
+    (['report', 'table5', '--root', 'r'], "unknown suite 'table5'"),
+    (['run', 'fig8', '--root', 'r', '--epochs', '0'], '--epochs must be a positive integer'),
+    (['run', 'fig8', '--root', 'r', '--gpus', 'a,b'], '--gpus must be comma-separated'),
+    (['run', 'fig8', '--root', 'r', '--smoke', '--data-dir', '.'], '--smoke trains on its own'),
+    (['run', 'fig8', '--root', 'r', '--data-dir', 'nowhere'], '--data-dir nowhere: no such'),
+    (['run', 'fig8', '--root', 'afile'], '--root afile exists and is not a directory'),
+    (['report', 'fig8', '--root', 'afile'], '--root afile exists and is not a directory'),
+    (['run', 'fig8', '--root', 'r', '--launcher-args', ' '], '--launcher-args is empty'),
+])
+def test_bad_input(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'afile').write_text('x')
+    assert run_main(main, args) == 2
+    err = capsys.readouterr().err
+    assert err.count('error:') == 1 and message in err
+    assert sorted(os.listdir(str(tmp_path))) == ['afile']
+
+
+def test_smoke_and_full_scale_never_share_a_suite_directory(tmp_path):
+    suite_dir = tmp_path / 'fig8'
+    suite_dir.mkdir()
+    (suite_dir / 'suite.json').write_text(json.dumps({'smoke': True, 'epochs': 1}))
+    with pytest.raises(BadInput, match='holds a smoke run of this suite'):
+        run_suite(SUITES['fig8'], str(tmp_path), smoke=False)
+
+
+# --------------------------------------------------------------------------- running
+
+def small_suite(names):
+    fig8 = SUITES['fig8']
+    return fig8._replace(runs=[run for run in fig8.runs if run.name in names])
+
+
+def test_command_flags_at_smoke_scale():
+    run = next(r for r in SUITES['fig7'].runs if r.name == 'cifar100-swish-b5')
+    smoke = {'cifar': {'--gpus': '0', '-j': 0}, 'max_blocks': 2,
+             'data_dir': {'cifar': '/data', 'imagenet': '/img'}}
+    flags = dict(command_flags(run, '/out', epochs=1, smoke=smoke))
+    assert (flags['--blocks'], flags['--num-epochs'], flags['--data-dir'], flags['-j'],
+            flags['--dataset'], flags['--act-type']) == (2, 1, '/data', 0, 'cifar100', 'swish')
+    assert flags['--lr-decay-epoch'] == '1,1' and '--resume' in flags
+
+
+@pytest.mark.slow
+def test_runs_are_skipped_when_finished_and_resumed_when_not(tmp_path, capsys):
+    suite = small_suite({'cifar10-atac-b1', 'cifar10-se-b1'})
+    root = str(tmp_path)
+    assert run_suite(suite, root, smoke=True) == {'cifar10-se-b1': 'trained',
+                                                  'cifar10-atac-b1': 'trained'}
+    # one more epoch: both resume from their epoch-0 checkpoint
+    assert set(run_suite(suite, root, smoke=True, epochs=2).values()) == {'resumed'}
+    assert set(run_suite(suite, root, smoke=True, epochs=2).values()) == {'skipped'}
+    err = capsys.readouterr().err
+    assert 'fig8 1/2 cifar10-se-b1: resuming at epoch 1 of 2' in err
+    assert 'fig8 2/2 cifar10-atac-b1: finished earlier (2 epochs' in err
+    for run in suite.runs:
+        records = [json.loads(x) for x in open(os.path.join(root, 'fig8', run.name,
+                                                            'metrics.jsonl'))]
+        assert [r['epoch'] for r in records] == [0, 1] and records[-1]['num_epochs'] == 2
+
+
+@pytest.mark.slow
+def test_smoke_suite_and_report_end_to_end(tmp_path):
+    """`make test`'s smoke suite: fig8 (24 runs, with the gate pictures), then its report."""
+    root = str(tmp_path / 'exp')
+    result = run_module('atac_gluon.experiments', ['run', 'fig8', '--root', root, '--smoke'],
+                        tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count(': training at epoch 0 of 1') == 24
+    report = run_module('atac_gluon.experiments', ['report', 'fig8', '--root', root],
+                        tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    suite_dir = os.path.join(root, 'fig8')
+    data = json.load(open(os.path.join(suite_dir, 'report.json')))
+    assert data['smoke'] and {row['state'] for row in data['runs']} == {FINISHED}
+    text = open(os.path.join(suite_dir, 'report.md')).read()
+    assert '**Smoke run**' in text and '24 finished, 0 unfinished, 0 missing of 24 runs' in text
+    for run in SUITES['fig8'].runs:
+        picture = os.path.join(suite_dir, run.name, 'gates.png')
+        assert os.path.exists(picture) == (run.labels['variant'] != 'ResNet'), run.name
+        if os.path.exists(picture):
+            assert '(%s/gates.png)' % run.name in text
+    # running again trains nothing
+    again = run_module('atac_gluon.experiments', ['run', 'fig8', '--root', root, '--smoke'],
+                       tmp_path)
+    assert again.returncode == 0 and again.stderr.count('finished earlier') == 24
+
+
+@pytest.mark.slow
+def test_imagenet_smoke_run_and_report(tmp_path):
+    """ResNet-50 ATAC from image folders (32 x 32, float32, CPU) for one epoch, then the
+    report against Table IV and the official log."""
+    root = str(tmp_path)
+    assert run_suite(SUITES['imagenet'], root, smoke=True) == {'atac-resnet50': 'trained'}
+    paths = write_report(root, SUITES['imagenet'])
+    row = json.load(open(paths[1]))['runs'][0]
+    assert row['state'] == FINISHED and 0 <= row['ours'] <= 100
+    report = open(paths[0]).read()
+    assert 'After epoch 0: ours %.4f, the official run 0.9493' % (row['ours'] / 100) in report
