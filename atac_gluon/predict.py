@@ -137,10 +137,9 @@ def predict(net, batch, top=5):
     return order, np.take_along_axis(prob, order, axis=1)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m atac_gluon.predict',
-                                     description='Top-5 classes of images.')
-    add_model_flags(parser)
+def add_image_flags(parser):
+    """The checkpoint and image flags of the commands that run a model on images (predict,
+    visualize): --params, --dataset, --classes-file, --input-size, --crop-ratio, IMAGE..."""
     parser.add_argument('--params', required=True, help='checkpoint (.params)')
     parser.add_argument('--dataset', choices=DATASETS, default=None,
                         help='preprocessing and class names (default: cifar10 for cifar_* '
@@ -151,11 +150,24 @@ def main(argv=None):
     parser.add_argument('--crop-ratio', type=float, default=DEFAULT_CROP_RATIO,
                         help='ImageNet validation crop ratio')
     parser.add_argument('images', nargs='+', metavar='IMAGE')
+
+
+def read_batch(args):
+    """(data set, N x 3 x H x W batch) of ``args.images`` prepared as the validation data of
+    ``--dataset`` (default: the model family's)."""
+    dataset = args.dataset or model_factory(args.model).dataset
+    return dataset, np.concatenate([preprocess(read_image(path), dataset, args.input_size,
+                                               args.crop_ratio) for path in args.images])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m atac_gluon.predict',
+                                     description='Top-5 classes of images.')
+    add_model_flags(parser)
+    add_image_flags(parser)
     args = parser.parse_args(argv)
     check_model_flags(args)  # also --input-size, --crop-ratio
-    dataset = args.dataset or model_factory(args.model).dataset
-    batch = np.concatenate([preprocess(read_image(path), dataset, args.input_size,
-                                       args.crop_ratio) for path in args.images])
+    dataset, batch = read_batch(args)
     net = load_model(args)
     classes = net(mx.nd.array(batch[:1])).shape[1]
     names = class_names(classes, dataset, args.classes_file)

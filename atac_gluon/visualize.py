@@ -7,8 +7,9 @@ The gate is the sigmoid output of ``ChaATAC.module``, the attention multiplied i
 input. ``<out>/<image name>-gates.png`` shows the input image, then one row per stage (the
 structural name, e.g. ``features.2`` or ``layer3``; the CIFAR final activation is the row
 ``final``) with the stage's units in order: a local unit as a per-pixel map (the gate averaged
-over channels, or channel ``--channel K``) on one colour scale over 0..1 shared by every map, a
-global unit (``--useGlobal``, one gate per channel) as a bar chart of its channels.
+over channels, or channel ``--channel K``) on one colour scale shared by every map (fitted to
+the maps, or 0..1 with ``--full-scale``), a global unit (``--useGlobal``, one gate per channel)
+as a bar chart of its channels.
 """
 import argparse
 import collections
@@ -27,12 +28,11 @@ from .data.cifar import CIFAR_MEAN, CIFAR_STD
 from .data.digits import digits_normalization
 from .data.imagenet import FOLDER_MEAN, FOLDER_STD
 from .errors import BadInput, WriteFailed, run_main
-from .models import model_factory
-from .predict import DATASETS, DEFAULT_CROP_RATIO, class_names, preprocess, read_image
+from .predict import add_image_flags, class_names, read_batch
 from .training.checkpoint import fsync, write_durably
 
-__all__ = ['Gate', 'atac_units', 'gate_maps', 'check_channel', 'network_view', 'draw_gates',
-           'main']
+__all__ = ['Gate', 'atac_units', 'gate_maps', 'check_channel', 'network_view', 'color_range',
+           'draw_gates', 'main']
 
 #: one ATAC unit's gate: stage (row label), name (``layer3.0 relu1``), gate (numpy array,
 #: (N x) C x H x W, 1 x 1 when is_global) and is_global (the unit's ``useGlobal``)
@@ -129,18 +129,24 @@ def check_channel(gates, channel):
                            % (channel, gate.name, count, count - 1))
 
 
-def _draw_map(ax, gate, channel, cmap):
-    shown = gate.gate[channel] if channel is not None else gate.gate.mean(axis=0)
-    ax.imshow(shown, cmap=cmap, vmin=0, vmax=1, interpolation='nearest')
+def _shown(gate, channel):
+    """The H x W map drawn for a local unit: channel ``channel`` or the channel mean."""
+    return gate.gate[channel] if channel is not None else gate.gate.mean(axis=0)
+
+
+def _draw_map(ax, gate, channel, cmap, norm):
+    shown = _shown(gate, channel)
+    ax.imshow(shown, cmap=cmap, norm=norm, interpolation='nearest')
     ax.set_xticks([])
     ax.set_yticks([])
     what = 'ch %d mean' % channel if channel is not None else 'mean'
     return '%dx%d, %s %.3f' % (shown.shape[0], shown.shape[1], what, shown.mean())
 
 
-def _draw_bars(ax, gate, channel, cmap):
+def _draw_bars(ax, gate, channel, cmap, norm):
     values = gate.gate[:, 0, 0]
-    bars = ax.bar(np.arange(len(values)), values, width=1.0, color=cmap(values), linewidth=0)
+    bars = ax.bar(np.arange(len(values)), values, width=1.0, color=cmap(norm(values)),
+                  linewidth=0)
     ax.set_ylim(0, 1)
     ax.set_xlim(-0.5, len(values) - 0.5)
     ax.set_yticks([0, 0.5, 1])
@@ -152,10 +158,22 @@ def _draw_bars(ax, gate, channel, cmap):
     return 'mean %.3f' % values.mean()
 
 
-def draw_gates(image, gates, path, title, channel=None):
+def color_range(gates, channel=None, full_scale=False):
+    """(low, high) of the colour scale of the maps: 0..1, or with ``full_scale`` off the 1st to
+    99th percentile of all local maps' values (at least 0.02 wide)."""
+    local = [_shown(gate, channel) for gate in gates if not gate.is_global]
+    if full_scale or not local:
+        return 0.0, 1.0
+    low, high = np.percentile(np.concatenate([m.ravel() for m in local]), [1, 99])
+    if high - low < 0.02:  # a flat map: widen around it
+        low, high = max(0.0, low - 0.01), min(1.0, high + 0.01)
+    return float(low), float(high)
+
+
+def draw_gates(image, gates, path, title, channel=None, full_scale=False):
     """Draw ``image`` and the gates of one image as a PNG ``path``: one row per stage (longer
-    stages wrap after :data:`MAX_COLUMNS` units), maps on one 0..1 colour scale with one colour
-    bar, bars for global units.
+    stages wrap after :data:`MAX_COLUMNS` units), maps on one colour scale shared by every unit
+    with one colour bar, bars (0..1) for global units.
 
     Parameters
     ----------
@@ -169,6 +187,10 @@ def draw_gates(image, gates, path, title, channel=None):
         Figure title.
     channel : int, optional
         Draw this channel of every local unit (and mark it on the bars) instead of the mean.
+    full_scale : bool
+        Colour scale 0..1 (the sigmoid's range). By default it spans the 1st to 99th
+        percentile of all the maps' values: channel means sit close to 0.5, and on 0..1 their
+        structure would not show. Either way one scale serves every unit.
 
     Returns
     -------
@@ -187,6 +209,8 @@ def draw_gates(image, gates, path, title, channel=None):
     fig = plt.figure(figsize=(1.8 * columns + 1.2, 2.0 * rows + 0.5), layout='constrained')
     grid = fig.add_gridspec(rows, columns)
     cmap = plt.get_cmap(CMAP)
+    low, high = color_range(gates, channel, full_scale)
+    norm = matplotlib.colors.Normalize(low, high, clip=True)
     ax = fig.add_subplot(grid[0, 0])
     ax.imshow(image)
     ax.set_xticks([])
@@ -198,15 +222,16 @@ def draw_gates(image, gates, path, title, channel=None):
             ax = fig.add_subplot(grid[row + index // columns, index % columns])
             panels.append(ax)
             draw = _draw_bars if gate.is_global else _draw_map
-            summary = draw(ax, gate, channel, cmap)
+            summary = draw(ax, gate, channel, cmap, norm)
             kinds.append('bars' if gate.is_global else 'map')
             ax.set_title('%s, %dch\n%s' % (gate.name, gate.gate.shape[0], summary), fontsize=8)
             if index == 0:
                 ax.set_ylabel(stage, fontsize=10, fontweight='bold',
                               labelpad=2 if gate.is_global else 6)
         row += math.ceil(len(units) / columns)
-    fig.colorbar(plt.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), cmap), ax=panels,
-                 shrink=min(1.0, 4.0 / rows), aspect=30, label='gate (sigmoid)')
+    fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=panels, shrink=min(1.0, 4.0 / rows),
+                 aspect=30, label='gate (sigmoid)%s' % (
+                     '' if (low, high) == (0.0, 1.0) else ', scale fitted to the maps'))
     fig.suptitle(title, fontsize=11, wrap=True)
     try:
         write_durably(path, lambda tmp: fig.savefig(tmp, format='png', dpi=100))
@@ -222,19 +247,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m atac_gluon.visualize',
                                      description='Draw the gates of every ATAC unit for images.')
     add_model_flags(parser)
-    parser.add_argument('--params', required=True, help='checkpoint (.params)')
-    parser.add_argument('--dataset', choices=DATASETS, default=None,
-                        help='preprocessing and class names (default: cifar10 for cifar_* '
-                             'models, imagenet otherwise)')
-    parser.add_argument('--classes-file', default=None, help='class names, one per line')
-    parser.add_argument('--input-size', type=int, default=224, help='ImageNet input size')
-    parser.add_argument('--crop-ratio', type=float, default=DEFAULT_CROP_RATIO,
-                        help='ImageNet validation crop ratio')
+    add_image_flags(parser)
+    parser.add_argument('--full-scale', action='store_true',
+                        help='colour scale 0..1 (default: fitted to the maps, shared by all)')
     parser.add_argument('--channel', type=int, default=None, metavar='K',
                         help='draw channel K of every local unit instead of the channel mean')
     parser.add_argument('--out', required=True, metavar='DIR',
                         help='directory of the PNGs, <image name>-gates.png (created)')
-    parser.add_argument('images', nargs='+', metavar='IMAGE')
     args = parser.parse_args(argv)
     check_model_flags(args)  # also --input-size, --crop-ratio
     if args.channel is not None:
@@ -246,9 +265,7 @@ def main(argv=None):
         if output in outputs[:index]:
             raise BadInput('%s and %s would both be drawn to %s'
                            % (args.images[outputs.index(output)], args.images[index], output))
-    dataset = args.dataset or model_factory(args.model).dataset
-    batch = np.concatenate([preprocess(read_image(path), dataset, args.input_size,
-                                       args.crop_ratio) for path in args.images])
+    dataset, batch = read_batch(args)
     net = load_model(args)
     prob = mx.nd.softmax(net(mx.nd.array(batch))).asnumpy()
     names = class_names(prob.shape[1], dataset, args.classes_file)
@@ -260,7 +277,8 @@ def main(argv=None):
         best = int(prob[i].argmax())
         title = '%s: %s\npredicted %s (%.1f%%)' % (args.model, os.path.basename(path),
                                                     names[best], 100 * prob[i, best])
-        draw_gates(network_view(batch[i], dataset), gates, output, title, args.channel)
+        draw_gates(network_view(batch[i], dataset), gates, output, title, args.channel,
+                   args.full_scale)
         print(output)
 
 

@@ -289,3 +289,20 @@ def test_imagenet_smoke_run_and_report(tmp_path):
     assert row['state'] == FINISHED and 0 <= row['ours'] <= 100
     report = open(paths[0]).read()
     assert 'After epoch 0: ours %.4f, the official run 0.9493' % (row['ours'] / 100) in report
+
+
+@pytest.mark.slow
+def test_runs_under_the_launcher(tmp_path, monkeypatch):
+    """--launcher-args: each run is `python -m atac_gluon.launch ARGS -- python -m
+    atac_gluon.train_cifar ... --kvstore dist_sync`; its exit code becomes the run's outcome."""
+    monkeypatch.setenv('DMLC_INTERFACE', 'lo')
+    suite = small_suite({'cifar10-atac-b1'})
+    root = str(tmp_path)
+    assert run_suite(suite, root, smoke=True, launcher_args='-n 2 -s 1') == {
+        'cifar10-atac-b1': 'trained'}
+    records = [json.loads(x) for x in open(os.path.join(root, 'fig8', 'cifar10-atac-b1',
+                                                        'metrics.jsonl'))]
+    assert records[-1]['dist_workers'] == 2
+    # a run the launched command refuses (here: the launcher's own bad flag) stops the suite
+    with pytest.raises(BadInput, match='exited with code 2'):
+        run_suite(suite, root, smoke=True, epochs=2, launcher_args='-n 0')

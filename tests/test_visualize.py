@@ -11,7 +11,7 @@ from mxnet import autograd, gluon
 from atac_gluon.data.digits import digits_normalization, load_digits32
 from atac_gluon.errors import BadInput, run_main
 from atac_gluon.models import get_model
-from atac_gluon.visualize import atac_units, draw_gates, gate_maps, main
+from atac_gluon.visualize import atac_units, color_range, draw_gates, gate_maps, main
 
 MODEL = 'cifar_resnet8_v2_atac'
 
@@ -145,3 +145,17 @@ def test_bad_input(digits, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and err.startswith('error: ') and 'missing.png' in err
     assert not os.path.exists(str(tmp_path / 'out'))
+
+
+def test_colour_scale_fitted_to_the_maps_or_full(digits):
+    gates = [g._replace(gate=g.gate[0]) for g in gate_maps(digits['net'], digits['batch'][:1])]
+    values = np.concatenate([g.gate.mean(axis=0).ravel() for g in gates])
+    low, high = color_range(gates)
+    assert (low, high) == pytest.approx(tuple(np.percentile(values, [1, 99])))
+    assert 0 < low < values.mean() < high < 1 and high - low < 0.9
+    assert color_range(gates, full_scale=True) == (0.0, 1.0)
+    channel = [g.gate[2].ravel() for g in gates]
+    assert color_range(gates, channel=2) == pytest.approx(
+        tuple(np.percentile(np.concatenate(channel), [1, 99])))
+    flat = [gates[0]._replace(gate=np.full((4, 3, 3), 0.5))]
+    assert color_range(flat) == pytest.approx((0.49, 0.51))
