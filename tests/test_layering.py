@@ -8,7 +8,7 @@ import pytest
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'atac_gluon')
 COMMAND_LINES = {'cli', 'export', 'predict', 'launch', '__main__', 'train_cifar', 'train_imagenet',
-                 'experiments', 'visualize'}
+                 'experiments', 'visualize', 'benchmark'}
 LAYERS = {  # module group -> the groups it must not import
     'base': {'training'} | COMMAND_LINES,
     'training': COMMAND_LINES,
