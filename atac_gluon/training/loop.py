@@ -1,11 +1,11 @@
 """The epoch loop both scripts run: split across contexts, record, backward, step, metrics;
 then per epoch validation and the run directory's end of the epoch."""
+import math
 import signal
 import threading
 import time
 
 import mxnet as mx
-import numpy as np
 from mxnet import autograd, gluon
 
 from ..errors import Diverged, Interrupted
@@ -69,29 +69,10 @@ def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, l
         Distributed workers: the parameter server sums their gradients, so each step is
         normalised by the global batch (this worker's batch times ``workers``).
     """
-    # Nothing waits for the device between synchronisations: losses and correct counts stay
-    # NDArrays (MXNet runs ahead while the next batch is prepared), and every ``log_interval``
-    # batches and at the end one read checks the window's losses; a non-finite one stops the
-    # epoch before its checkpoint is written, naming its batch.
-    sync_every = max(1, log_interval or 50)
-    device = ctx[0]
-    window, window_start, window_samples = [], 0, 0
-    total_loss, correct, samples = 0.0, mx.nd.zeros((1,), ctx=device), 0
+    metric = mx.metric.Accuracy()
+    total_loss, samples = 0.0, 0
     progress = Progress(log, len(batches), epoch, log_interval)
     start = time.time()
-
-    def check():
-        """The losses of the window: raise Diverged at the first non-finite one; returns their
-        sum."""
-        values = mx.nd.concat(*window, dim=0).asnumpy().astype(np.float64)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise Diverged('loss is %s at epoch %d, batch %d (learning rate %g); the '
-                           'checkpoints of the earlier epochs are kept'
-                           % (values[bad[0]], epoch, window_start + bad[0],
-                              trainer.learning_rate))
-        return float(values.sum())
-
     try:
         for i, (data, label) in enumerate(batches):
             if lr_at is not None:
@@ -104,36 +85,23 @@ def train_epoch(net, trainer, batches, ctx, loss_fn, epoch, log, prepare=None, l
                 outputs = [net(x) for x in datas]
                 losses = [loss_fn(y, t, x) for y, t, x in zip(outputs, targets, datas)]
             autograd.backward(losses)
+            batch_loss = sum(l.sum().asscalar() for l in losses)
+            if not math.isfinite(batch_loss):
+                raise Diverged('loss is %s at epoch %d, batch %d (learning rate %g); the '
+                               'checkpoints of the earlier epochs are kept'
+                               % (batch_loss, epoch, i, trainer.learning_rate))
             trainer.step(data.shape[0] * workers)
-            window.append(mx.nd.add_n(*[l.astype('float32').sum().as_in_context(device)
-                                         for l in losses]).reshape((1,)))
-            correct += mx.nd.add_n(*[_correct(y, t).as_in_context(device)
-                                     for y, t in zip(outputs, labels)])
+            metric.update(labels, outputs)
+            total_loss += batch_loss
             samples += data.shape[0]
-            window_samples += data.shape[0]
-            loss = None
-            if (i + 1) % sync_every == 0 or i + 1 == len(batches):
-                window_loss = check()
-                total_loss += window_loss
-                loss = window_loss / window_samples
-                window, window_start, window_samples = [], i + 1, 0
-            progress.update(data.shape[0], loss)
+            progress.update(data.shape[0], batch_loss / data.shape[0])
             if stop is not None:
                 stop.check()
-        if window:  # an epoch stopped early (batches shorter than announced)
-            total_loss += check()
-        accuracy = correct.asscalar() / max(samples, 1)
     finally:
         progress.close()
     seconds = time.time() - start
-    return {'train_loss': total_loss / max(samples, 1), 'train_acc': accuracy,
+    return {'train_loss': total_loss / max(samples, 1), 'train_acc': metric.get()[1],
             'samples': samples, 'seconds': seconds}
-
-
-def _correct(output, label):
-    """Device-side count of the rows of ``output`` whose argmax is ``label`` (float32)."""
-    predicted = mx.nd.argmax(output, axis=1).astype('float32')
-    return (predicted == label.astype('float32').reshape((-1,))).sum().astype('float32')
 
 
 def evaluate(net, batches, ctx, metrics, dtype='float32'):

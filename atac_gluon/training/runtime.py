@@ -103,18 +103,14 @@ class Progress(object):
             from tqdm import tqdm
             self.bar = tqdm(total=total, desc='epoch %d' % epoch, leave=False, file=stream)
 
-    def update(self, batch_size, loss=None):
-        """One more batch; ``loss`` (mean per sample since the last value) when the loop has
-        read it: it reads losses every ``log_interval`` batches, not per batch."""
+    def update(self, batch_size, loss):
         self.done += 1
         self.samples += batch_size
         speed = self.samples / max(time.time() - self.start, 1e-9)
         if self.bar is not None:
-            if loss is not None:
-                self.bar.set_postfix(loss='%.4f' % loss, speed='%.0f img/s' % speed,
-                                     refresh=False)
+            self.bar.set_postfix(loss='%.4f' % loss, speed='%.0f img/s' % speed, refresh=False)
             self.bar.update(1)
-        elif loss is not None and self.log_interval and self.done % self.log_interval == 0:
+        elif self.log_interval and self.done % self.log_interval == 0:
             self.log.info('[Epoch %d] batch %d/%d loss=%.4f speed=%.1f samples/s', self.epoch,
                           self.done, self.total, loss, speed)
 
