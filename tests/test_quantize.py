@@ -356,4 +356,6 @@ def test_trained_resnet8_int8_accuracy(tmp_path):
     accuracy, _ = evaluate_accuracy(block, val)
     assert fp32_accuracy > 0.9
     assert agreement(predict_batches(block, val), predict_batches(net, val)) >= 0.97
-    assert abs(accuracy - fp32_accuracy) <= 0.005 + 1e-9
+    # the deployment bar: int8 loses at most 0.5 points (a few of these 360 images may also
+    # flip the other way: gaining is fine)
+    assert accuracy >= fp32_accuracy - 0.005 - 1e-9
