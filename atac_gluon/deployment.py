@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import BadInput, WriteFailed
 
-__all__ = ['export_symbol', 'export_onnx', 'export_all', 'require_onnx']
+__all__ = ['export_symbol', 'export_onnx', 'export_all', 'write_staged', 'require_onnx']
 
 
 def export_symbol(net, prefix, input_shape, ctx=None):
@@ -177,6 +177,21 @@ def export_all(net, prefix, input_shape, onnx=True):
     full, unwritable directory) is WriteFailed.
     """
     _unit_fixed_gammas(net)
+
+    def write(staged):
+        files = list(export_symbol(net, staged, input_shape))
+        if onnx:
+            files.append(export_onnx(files[0], files[1], input_shape, staged + '.onnx'))
+        return files
+    return write_staged(prefix, write)
+
+
+def write_staged(prefix, write):
+    """Write a set of files ``<prefix><suffix>`` all or none: ``write(staged)`` writes them as
+    ``<staged><suffix>`` in a temporary directory beside ``prefix`` and returns their paths,
+    which are then renamed into place (a failure or a kill leaves no partial set under the
+    final names). A write error (disk full, unwritable directory) is WriteFailed. Returns the
+    final paths."""
     out_dir = os.path.dirname(os.path.abspath(prefix))
     try:
         staging = tempfile.mkdtemp(prefix='export.partial.', dir=out_dir)
@@ -184,9 +199,7 @@ def export_all(net, prefix, input_shape, onnx=True):
         raise WriteFailed('cannot write the export in %s (%s)' % (out_dir, err.strerror)) from None
     try:
         staged = os.path.join(staging, os.path.basename(prefix))
-        files = list(export_symbol(net, staged, input_shape))
-        if onnx:
-            files.append(export_onnx(files[0], files[1], input_shape, staged + '.onnx'))
+        files = write(staged)
         final = [prefix + path[len(staged):] for path in files]
         for path, target in zip(files, final):
             os.replace(path, target)

@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import tempfile
 import sys
 import time
@@ -38,7 +37,8 @@ from contextlib import contextmanager
 import mxnet as mx
 import numpy as np
 
-from .errors import BadInput, WriteFailed
+from .deployment import write_staged
+from .errors import BadInput
 
 __all__ = ['MODES', 'CALIB_MODES', 'QUANTIZE_MODES', 'CALIB_DATASETS', 'quantize_model',
            'export_quantized', 'save_block', 'evaluate_accuracy', 'predict_batches',
@@ -462,13 +462,7 @@ def save_block(block, prefix, extra=None):
     """Write ``block`` as ``<prefix>-symbol.json`` and ``<prefix>-0000.params`` (and each
     ``extra`` {suffix: text} as ``<prefix><suffix>``), all or none: staged in a temporary
     directory beside ``prefix`` and renamed into place. Returns the paths."""
-    out_dir = os.path.dirname(os.path.abspath(prefix))
-    try:
-        staging = tempfile.mkdtemp(prefix='export.partial.', dir=out_dir)
-    except OSError as err:
-        raise WriteFailed('cannot write the export in %s (%s)' % (out_dir, err.strerror)) from None
-    try:
-        staged = os.path.join(staging, os.path.basename(prefix))
+    def write(staged):
         sym = _block_symbol(block)
         sym.save(staged + '-symbol.json', remove_amp_cast=False)  # bf16 needs its casts
         auxs = set(sym.list_auxiliary_states())
@@ -480,14 +474,8 @@ def save_block(block, prefix, extra=None):
             with open(staged + suffix, 'w') as f:
                 f.write(text)
             files.append(staged + suffix)
-        final = [prefix + path[len(staged):] for path in files]
-        for path, target in zip(files, final):
-            os.replace(path, target)
-    except OSError as err:
-        raise WriteFailed('cannot write the export %s (%s)' % (prefix, err.strerror)) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
+        return files
+    return write_staged(prefix, write)
 
 
 # --------------------------------------------------------------------------- data
