@@ -187,6 +187,7 @@ def test_quick_run_measures_or_explains_every_configuration(tmp_path):
     machine = doc['machine']
     assert machine['cpu_model'] and machine['cores'] >= 1
     assert machine['threads'] == 1 and machine['OMP_NUM_THREADS'] == '1'
+    assert machine['MXNET_USE_OPERATOR_TUNING'] == '0'
     assert {'avx512_bf16', 'amx', 'vnni'} <= set(machine)
     assert machine['versions']['mxnet'] == mx.__version__ and machine['versions']['numpy']
     expected = [s['key'] for s in plan.build_plan(plan.Settings(quick=True))]

@@ -30,10 +30,18 @@ LOG = logging.getLogger('test')
 ])
 def test_cpu_threads(monkeypatch, argv, env, want):
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.delenv('MXNET_USE_OPERATOR_TUNING', raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     got = configure_cpu_threads(argv)
     assert got == (want or available_cores()) == int(os.environ['OMP_NUM_THREADS'])
+    assert os.environ['MXNET_USE_OPERATOR_TUNING'] == '0'
+
+
+def test_operator_tuning_set_by_the_user_is_kept(monkeypatch):
+    monkeypatch.setenv('MXNET_USE_OPERATOR_TUNING', '1')
+    configure_cpu_threads([])
+    assert os.environ['MXNET_USE_OPERATOR_TUNING'] == '1'
 
 
 def test_contexts_from_gpus_fall_back_to_as_many_cpus():

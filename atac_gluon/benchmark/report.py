@@ -54,6 +54,7 @@ def machine_info(threads):
             'vnni': bool(flags & {'avx512_vnni', 'avx_vnni'}),
             'cores': available_cores(), 'cpu_count': os.cpu_count(), 'threads': threads,
             'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS'),
+            'MXNET_USE_OPERATOR_TUNING': os.environ.get('MXNET_USE_OPERATOR_TUNING'),
             'load_average_at_start': load,
             'platform': platform.platform(), 'python': platform.python_version(),
             'versions': {'mxnet': _version('mxnet'), 'numpy': _version('numpy'),

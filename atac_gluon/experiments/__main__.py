@@ -4,6 +4,7 @@
     python -m atac_gluon.experiments run fig8 --root experiments --print      # for a cluster
     python -m atac_gluon.experiments run fig8 --root experiments --gpus 0,1 --data-dir ~/cifar
     python -m atac_gluon.experiments run fig8 --root /tmp/smoke --smoke      # tiny, on the CPU
+    python -m atac_gluon.experiments run fig8 --root experiments --only 'cifar10-*-b1'
     python -m atac_gluon.experiments report fig8 --root experiments          # report.md + PNG
 """
 import argparse
@@ -14,7 +15,7 @@ import sys
 from ..checks import check_output_dir
 from ..errors import BadInput, run_main
 from ..training.threads import configure_cpu_threads
-from .suites import SUITES, get_suite
+from .suites import SUITES, get_suite, select_runs
 
 __all__ = ['main', 'entry']
 
@@ -34,6 +35,10 @@ def parse_args(argv):
         sub.add_argument('suite', metavar='SUITE', help=', '.join(SUITES))
         sub.add_argument('--root', required=True, metavar='DIR',
                          help='each run is saved in DIR/SUITE/<run>/')
+    run.add_argument('--only', nargs='+', default=None, metavar='PATTERN',
+                     help='only the runs whose names match a glob pattern, such as '
+                          '"cifar10-*-b1" (see --print); the report lists the others as '
+                          'missing')
     run.add_argument('--print', dest='print_only', action='store_true',
                      help='print the full-scale command of every run instead of running them')
     run.add_argument('--smoke', action='store_true',
@@ -62,7 +67,9 @@ def parse_args(argv):
 def check_args(args):
     if args.command == 'list':
         return
-    get_suite(args.suite)
+    suite = get_suite(args.suite)
+    if args.command == 'run':
+        select_runs(suite, args.only)
     if args.command == 'report' or not args.print_only:
         check_output_dir(args.root, '--root')
     if args.command == 'report':
@@ -102,6 +109,7 @@ def main(argv=None):
         return
     options = dict(epochs=args.epochs, gpus=args.gpus, data_dir=args.data_dir,
                    input_bn_from_data=args.input_bn_from_data)
+    suite = select_runs(suite, args.only)
     if args.print_only:
         from .cost import suite_gpu_hours
         from .runner import suite_commands

@@ -5,10 +5,11 @@ plus the flags that make this configuration. :func:`command_flags` adapts it (``
 ``--gpus``, ``--data-dir``, smoke scale) without changing what the configuration is.
 """
 import collections
+import fnmatch
 
 from ..errors import BadInput
 
-__all__ = ['Run', 'Suite', 'SUITES', 'get_suite', 'command_flags', 'CIFAR_RECIPE',
+__all__ = ['Run', 'Suite', 'SUITES', 'get_suite', 'select_runs', 'command_flags', 'CIFAR_RECIPE',
            'IMAGENET_RECIPE', 'SMOKE_MAX_BLOCKS', 'cifar_act_flags']
 
 #: one run: ``name`` (its save directory under DIR/SUITE/), ``script`` ('cifar' or 'imagenet'),
@@ -129,6 +130,19 @@ def get_suite(name):
     if name not in SUITES:
         raise BadInput('unknown suite %r; valid: %s' % (name, ', '.join(SUITES)))
     return SUITES[name]
+
+
+def select_runs(suite, patterns):
+    """``suite`` with only the runs whose names match one of the glob ``patterns``
+    (``run --only``); all of them for none. BadInput when a pattern matches no run."""
+    if not patterns:
+        return suite
+    for pattern in patterns:
+        if not fnmatch.filter([run.name for run in suite.runs], pattern):
+            raise BadInput('--only %s matches no run of %s; its runs: %s'
+                           % (pattern, suite.name, ', '.join(r.name for r in suite.runs)))
+    return suite._replace(runs=[run for run in suite.runs
+                                if any(fnmatch.fnmatchcase(run.name, p) for p in patterns)])
 
 
 def _scaled_epochs(text, factor):
