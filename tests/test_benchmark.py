@@ -293,3 +293,66 @@ def test_workers_hide_torch_from_gluoncv(tmp_path):
     hidden = run('from atac_gluon.benchmark.torchenv import hide_torch; hide_torch(); '
                  'import gluoncv; from atac_gluon.models import get_model; print("ok")')
     assert hidden.returncode == 0 and hidden.stdout.strip() == 'ok', hidden.stderr
+
+
+# --- the profile ----------------------------------------------------------------------------
+
+def test_profile_summary_sums_kinds_and_shares():
+    from atac_gluon.benchmark.profile import summarise
+    operators = {'Convolution': {'count': 4, 'total_ms': 40.0},
+                 '_backward_broadcast_mul': {'count': 2, 'total_ms': 30.0},
+                 'broadcast_mul': {'count': 2, 'total_ms': 10.0},
+                 'Flatten': {'count': 2, 'total_ms': 20.0}}
+    summary = summarise(operators, steps=2, step_seconds=0.06)
+    assert summary['step_ms'] == pytest.approx(60.0)
+    assert summary['operators_ms_per_step'] == pytest.approx(50.0)
+    kinds = {k['kind']: k for k in summary['kinds']}
+    assert kinds['convolution']['ms_per_step'] == pytest.approx(20.0)
+    assert kinds['ATAC gate multiply']['share'] == pytest.approx(0.4)
+    assert kinds['other']['ms_per_step'] == pytest.approx(10.0)
+    assert kinds['BatchNorm']['ms_per_step'] == 0
+    assert sum(k['share'] for k in summary['kinds']) == pytest.approx(1.0)
+    assert [r['operator'] for r in summary['operators']][:2] == ['Convolution',
+                                                               '_backward_broadcast_mul']
+    assert summary['operators'][0]['calls_per_step'] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('act_type', ['ChaATAC', 'relu'])
+def test_profile_counts_every_operator_of_a_step(tmp_path, act_type):
+    """Bulk execution off: each convolution is its own entry, once per step forward and once
+    backward, and the optimizer updates each trainable array once."""
+    out = tmp_path / 'profile.json'
+    proc = run_module('atac_gluon.benchmark.profile',
+                      ['--model', 'cifar_resnet8_v2_atac', '--act-type', act_type,
+                       '--batch-size', '4', '--steps', '2', '--cpu-threads', '1', '--out',
+                       str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    net = get_model('cifar_resnet8_v2_atac', classes=10, act_type=act_type, r=2, useReLU=True)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    convs = []
+    net.apply(lambda block: convs.append(block) if isinstance(block, mx.gluon.nn.Conv2D)
+              else None)
+    convs = len(convs)
+    arrays = sum(1 for p in net.collect_params().values() if p.grad_req != 'null')
+    rows = {r['operator']: r for r in doc['operators']}
+    assert rows['Convolution']['calls_per_step'] == convs
+    assert rows['_backward_Convolution']['calls_per_step'] == convs
+    assert rows['nag_mom_update']['calls_per_step'] == arrays
+    gate = next(k for k in doc['kinds'] if k['kind'] == 'ATAC gate multiply')
+    assert (gate['share'] > 0) == (act_type == 'ChaATAC')
+    assert sum(k['share'] for k in doc['kinds']) == pytest.approx(1.0)
+    assert doc['threads'] == 1 and doc['steps'] == 2 and doc['step_ms'] > 0
+    assert '| kind | ms/step | share |' in proc.stdout
+
+
+def test_profile_bad_flags_write_nothing(tmp_path):
+    before = sorted(os.listdir(str(tmp_path)))
+    for args in (['--steps', '0'], ['--model', 'resnet18'],
+                 ['--out', str(tmp_path / 'no' / 'p.json')]):
+        proc = run_module('atac_gluon.benchmark.profile', args + ['--cpu-threads', '1'],
+                          tmp_path)
+        assert proc.returncode == 2 and proc.stderr.count('error:') == 1, proc.stderr
+    assert sorted(os.listdir(str(tmp_path))) == before

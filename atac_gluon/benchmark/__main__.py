@@ -4,6 +4,7 @@
     python -m atac_gluon.benchmark --quick --out quick.json      # tiny sizes, for tests
     python -m atac_gluon.benchmark --configs mxnet torch --iterations 20
     python -m atac_gluon.benchmark --list                        # the measurements, no run
+    python -m atac_gluon.benchmark.profile --out profile.json    # per-operator time of a step
 
 PyTorch is optional: ``pip install --target DIR torch==2.13.0`` and ``--torch-path DIR`` (or
 ``ATAC_BENCH_TORCH_PATH=DIR``); installed into the project's environment, PyTorch 2 breaks

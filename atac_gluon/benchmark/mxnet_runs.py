@@ -18,7 +18,8 @@ from ..models import get_model
 from .plan import R50_MODEL
 from .timing import compare_outputs, measure
 
-__all__ = ['build_net', 'run_fp32', 'run_quantized', 'init_amp', 'mxnet_meta']
+__all__ = ['build_net', 'batch_of', 'step_function', 'time_net', 'run_fp32', 'run_quantized',
+           'init_amp', 'mxnet_meta']
 
 SEED = 0
 OPTIMIZER = 'nag'
@@ -58,8 +59,9 @@ def batch_of(spec, ctx=None, seed=SEED):
     return x, y.astype('float32')
 
 
-def time_net(net, spec, x, y):
-    """Time ``net``'s training step or inference on the batch ``x``, ``y``."""
+def step_function(net, spec, x, y):
+    """(step, sync): ``step()`` runs ``net``'s training step or inference on the batch ``x``,
+    ``y`` (``spec['mode']``), ``sync()`` waits for it."""
     if spec['mode'] == 'train':
         trainer = gluon.Trainer(net.collect_params(), OPTIMIZER, dict(OPTIMIZER_PARAMS))
         loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
@@ -70,13 +72,18 @@ def time_net(net, spec, x, y):
             loss.backward()
             loss.sum().asscalar()
             trainer.step(x.shape[0])
-        return measure(step, mx.nd.waitall, x.shape[0], spec['warmup'], spec['iterations'])
+        return step, mx.nd.waitall
     out = [None]
 
     def infer():
         out[0] = net(x)
-    return measure(infer, lambda: out[0].wait_to_read(), x.shape[0], spec['warmup'],
-                   spec['iterations'])
+    return infer, lambda: out[0].wait_to_read()
+
+
+def time_net(net, spec, x, y):
+    """Time ``net``'s training step or inference on the batch ``x``, ``y``."""
+    step, sync = step_function(net, spec, x, y)
+    return measure(step, sync, x.shape[0], spec['warmup'], spec['iterations'])
 
 
 def run_fp32(spec):
