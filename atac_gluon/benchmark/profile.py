@@ -139,6 +139,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     threads = configure_cpu_threads(argv)
+    # read when mxnet is imported (profile_step imports it; python -m has not yet)
+    os.environ['MXNET_EXEC_BULK_EXEC_TRAIN'] = '0'
+    os.environ['MXNET_EXEC_BULK_EXEC_INFERENCE'] = '0'
     spec = {'model': args.model, 'act_type': args.act_type, 'mode': args.mode,
             'batch': args.batch_size, 'classes': 1000 if args.model == R50_MODEL else 10,
             'image_size': 224 if args.model == R50_MODEL else 32}
@@ -154,10 +157,7 @@ def main(argv=None):
 
 
 def entry():
-    """Threads and bulk execution are set before anything imports mxnet."""
-    configure_cpu_threads(sys.argv[1:])
-    os.environ['MXNET_EXEC_BULK_EXEC_TRAIN'] = '0'
-    os.environ['MXNET_EXEC_BULK_EXEC_INFERENCE'] = '0'
+    """Nothing above imports mxnet before :func:`main` has set the threads and bulk execution."""
     sys.exit(run_main(main))
 
 
