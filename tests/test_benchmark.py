@@ -101,7 +101,7 @@ def test_list_prints_the_plan(capsys):
 
 @pytest.mark.parametrize('args', [['--batch-size', '0'], ['--iterations', '-1'],
                                   ['--warmup', '-1'], ['--configs', 'nothing-matches'],
-                                  ['--timeout', '0']])
+                                  ['--timeout', '0'], ['--rounds', '0']])
 def test_bad_flags_are_refused(args, tmp_path):
     with pytest.raises(BadInput):
         main(args + ['--out', str(tmp_path / 'x.json')])
@@ -212,6 +212,36 @@ def test_quick_run_measures_or_explains_every_configuration(tmp_path):
     assert doc['best']['mxnet_train_model_step']['img_per_sec'] > 0
     assert doc['ratios']['atac_over_relu'] and doc['ratios']['scaling']
     assert '| framework | config | mode | model | batch | img/s | note |' in proc.stdout
+
+
+def test_median_round_keeps_the_middle_measurement():
+    from atac_gluon.benchmark.runner import median_round
+    rounds = [{'img_per_sec': v, 'seconds': i} for i, v in enumerate([30.0, 10.0, 20.0])]
+    chosen = median_round(rounds)
+    assert chosen['img_per_sec'] == 20.0 and chosen['seconds'] == 2
+    assert chosen['rounds_img_per_sec'] == [30.0, 10.0, 20.0]
+    assert median_round(rounds[:2])['img_per_sec'] == 10.0  # even: the lower middle
+    assert 'rounds_img_per_sec' not in median_round(rounds[:1])
+
+
+@pytest.mark.slow
+def test_rounds_run_every_group_again_and_keep_the_median(tmp_path):
+    out = tmp_path / 'rounds.json'
+    proc = run_module('atac_gluon.benchmark', [
+        '--quick', '--rounds', '2', '--no-torch', '--cpu-threads', '1', '--out', str(out),
+        '--configs', 'mxnet/fp32-hybrid/*/cifar_resnet8_v2_atac/b16', 'torch/fp32-eager/*'],
+        tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count('round 2 of 2') == 1
+    doc = json.loads(out.read_text())
+    assert doc['rounds'] == 2 and doc['complete'] is True
+    measured = [r for r in doc['results'] if not r.get('unavailable')]
+    assert {r['mode'] for r in measured} == {'train', 'inference'}
+    for r in measured:
+        assert len(r['rounds_img_per_sec']) == 2
+        assert r['img_per_sec'] == min(r['rounds_img_per_sec'])
+    skipped = [r for r in doc['results'] if r.get('unavailable')]
+    assert len(skipped) == 2 and all('--no-torch' in r['unavailable'] for r in skipped)
 
 
 # --- the PyTorch twin ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
     python -m atac_gluon.benchmark --out benchmark.json          # everything, ~20 min on 2 cores
     python -m atac_gluon.benchmark --quick --out quick.json      # tiny sizes, for tests
     python -m atac_gluon.benchmark --configs mxnet torch --iterations 20
+    python -m atac_gluon.benchmark --rounds 3 --out bench.json   # median of 3 alternating rounds
     python -m atac_gluon.benchmark --list                        # the measurements, no run
     python -m atac_gluon.benchmark.profile --out profile.json    # per-operator time of a step
 
@@ -64,10 +65,14 @@ def parse_args(argv):
     parser.add_argument('--cpu-threads', type=int, default=None,
                         help='OpenMP / PyTorch threads (default: all available cores; set '
                              'before mxnet is imported)')
+    parser.add_argument('--rounds', type=int, default=1, metavar='N',
+                        help='run every group N times, alternating the order of the groups, '
+                             'and keep each configuration\'s median round (a shared machine '
+                             'drifts; default 1)')
     parser.add_argument('--list', action='store_true',
                         help='print the planned measurements and exit')
     args = parser.parse_args(argv)
-    for name in ('batch_size', 'iterations', 'cpu_threads'):
+    for name in ('batch_size', 'iterations', 'cpu_threads', 'rounds'):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise BadInput('--%s must be a positive integer, got %d'
@@ -99,7 +104,7 @@ def main(argv=None):
     from .runner import run_benchmark
     timeout = args.timeout or (600 if args.quick else 7200)
     run_benchmark(specs, settings, args.out, threads, torch_path=args.torch_path,
-                  no_torch=args.no_torch, timeout=timeout, argv=argv)
+                  no_torch=args.no_torch, timeout=timeout, argv=argv, rounds=args.rounds)
 
 
 def entry():

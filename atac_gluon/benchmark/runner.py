@@ -16,7 +16,7 @@ from .report import derive, format_table, machine_info, write_json
 from .timing import TIMING
 from .torchenv import find_torch
 
-__all__ = ['run_benchmark']
+__all__ = ['run_benchmark', 'median_round']
 
 #: spec fields copied into each result
 SPEC_FIELDS = ('framework', 'config', 'mode', 'model', 'act_type', 'batch', 'image_size',
@@ -130,17 +130,33 @@ def _kill(proc):
     proc.wait()
 
 
+def median_round(entries):
+    """Of one configuration's measured rounds, the one with the median img/s (the lower middle
+    of an even count), with every round's img/s in ``rounds_img_per_sec``."""
+    ranked = sorted(entries, key=lambda e: e['img_per_sec'])
+    chosen = dict(ranked[(len(ranked) - 1) // 2])
+    if len(entries) > 1:
+        chosen['rounds_img_per_sec'] = [e['img_per_sec'] for e in entries]
+    return chosen
+
+
 def run_benchmark(specs, settings, out, threads, torch_path=None, no_torch=False,
-                  timeout=None, argv=()):
+                  timeout=None, argv=(), rounds=1):
     """Run ``specs`` (of :func:`~.plan.build_plan`), print the table, write ``out`` (JSON;
-    after each group too, ``complete`` false until the end). Returns the document."""
+    after each group too, ``complete`` false until the end). Returns the document.
+
+    With ``rounds`` > 1 every group runs that many times, the order of the groups reversed in
+    every other round, and each result is the round with the median img/s (``rounds_img_per_sec``
+    lists them all). A shared machine's speed drifts by tens of percent within minutes; the
+    rounds put every framework through the same spells."""
     started = datetime.datetime.now(datetime.timezone.utc)
     doc = {'benchmark': 'atac_gluon.benchmark', 'format': 1,
            'created': started.isoformat(timespec='seconds'),
            'command': 'python -m atac_gluon.benchmark ' + ' '.join(argv),
-           'complete': False, 'settings': settings.as_dict(), 'timing': TIMING,
+           'complete': False, 'settings': settings.as_dict(), 'rounds': rounds,
+           'timing': TIMING,
            'machine': machine_info(threads), 'group_seconds': {}, 'results': [], 'best': None, 'ratios': None}
-    results = {}
+    results, measured = {}, {}
 
     def on_result(spec, record):
         entry = {k: spec[k] for k in SPEC_FIELDS}
@@ -148,6 +164,10 @@ def run_benchmark(specs, settings, out, threads, torch_path=None, no_torch=False
         entry.setdefault('iterations', spec['iterations'])
         if not entry.get('unavailable'):
             entry.pop('unavailable', None)
+            measured.setdefault(spec['key'], []).append(entry)
+            entry = median_round(measured[spec['key']])
+        elif spec['key'] in measured:  # an earlier round measured it: keep that
+            return
         results[spec['key']] = entry
 
     def on_meta(meta):
@@ -166,23 +186,27 @@ def run_benchmark(specs, settings, out, threads, torch_path=None, no_torch=False
 
     torch_missing = 'skipped (--no-torch)' if no_torch else find_torch(torch_path)
     with tempfile.TemporaryDirectory(prefix='atac-bench-') as workdir:
-        for group in GROUPS:
-            todo = []
-            for spec in (s for s in specs if s['group'] == group):
-                skip = spec.get('skip') or (torch_missing if spec['framework'] == 'torch'
-                                            else None)
-                if skip:
-                    on_result(spec, {'unavailable': skip})
-                    _log(_progress(spec, {'unavailable': skip}))
-                else:
-                    todo.append(spec)
-            if todo:
-                _log('benchmark: %s: %d measurement(s) in a worker process' % (group,
-                                                                             len(todo)))
-                tic = time.time()
-                run_worker(group, todo, workdir, torch_path, timeout, on_result, on_meta)
-                doc['group_seconds'][group] = round(time.time() - tic, 1)
-            save()
+        for round_index in range(rounds):
+            for group in GROUPS if round_index % 2 == 0 else GROUPS[::-1]:
+                todo = []
+                for spec in (s for s in specs if s['group'] == group):
+                    skip = spec.get('skip') or (torch_missing if spec['framework'] == 'torch'
+                                                else None)
+                    if skip:
+                        if round_index == 0:
+                            on_result(spec, {'unavailable': skip})
+                            _log(_progress(spec, {'unavailable': skip}))
+                    else:
+                        todo.append(spec)
+                if todo:
+                    _log('benchmark: %s: %d measurement(s) in a worker process%s'
+                         % (group, len(todo), ', round %d of %d' % (round_index + 1, rounds)
+                            if rounds > 1 else ''))
+                    tic = time.time()
+                    run_worker(group, todo, workdir, torch_path, timeout, on_result, on_meta)
+                    doc['group_seconds'][group] = round(
+                        doc['group_seconds'].get(group, 0) + time.time() - tic, 1)
+                save()
     try:
         doc['machine']['load_average_at_end'] = [round(v, 2) for v in os.getloadavg()]
     except OSError:
