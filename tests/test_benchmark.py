@@ -238,7 +238,8 @@ def test_rounds_run_every_group_again_and_keep_the_median(tmp_path):
     measured = [r for r in doc['results'] if not r.get('unavailable')]
     assert {r['mode'] for r in measured} == {'train', 'inference'}
     for r in measured:
-        assert len(r['rounds_img_per_sec']) == 2
+        # two measurements (timings never agree to the last bit), the lower one kept
+        assert len(set(r['rounds_img_per_sec'])) == 2
         assert r['img_per_sec'] == min(r['rounds_img_per_sec'])
     skipped = [r for r in doc['results'] if r.get('unavailable')]
     assert len(skipped) == 2 and all('--no-torch' in r['unavailable'] for r in skipped)

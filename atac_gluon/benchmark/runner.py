@@ -73,6 +73,8 @@ def run_worker(group, specs, workdir, torch_path, timeout, on_result, on_meta):
     log_path = os.path.join(workdir, '%s.log' % group)
     with open(specs_path, 'w') as f:
         json.dump(specs, f)
+    if os.path.exists(results_path):  # an earlier round's: its records are not this worker's
+        os.remove(results_path)
     command = [sys.executable, '-m', 'atac_gluon.benchmark.worker', group, specs_path,
                results_path]
     if torch_path:
