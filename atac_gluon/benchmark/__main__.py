@@ -17,7 +17,7 @@ reason), 2 bad flag, 130 interrupted (the JSON then holds the groups finished so
 import argparse
 import sys
 
-from ..checks import check_prefix
+from ..checks import POSITIVE_INT, check_numbers, check_prefix
 from ..errors import BadInput, run_main
 from ..training.threads import configure_cpu_threads
 from .plan import SECTIONS, Settings, build_plan, select
@@ -72,11 +72,8 @@ def parse_args(argv):
     parser.add_argument('--list', action='store_true',
                         help='print the planned measurements and exit')
     args = parser.parse_args(argv)
-    for name in ('batch_size', 'iterations', 'cpu_threads', 'rounds'):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise BadInput('--%s must be a positive integer, got %d'
-                           % (name.replace('_', '-'), value))
+    # --batch-size, --cpu-threads: the project's rules; these two are the benchmark's own
+    check_numbers(args, {'iterations': POSITIVE_INT, 'rounds': POSITIVE_INT})
     if args.warmup is not None and args.warmup < 0:
         raise BadInput('--warmup must be 0 or more, got %d' % args.warmup)
     if args.timeout is not None and not args.timeout > 0:

@@ -21,10 +21,10 @@ import sys
 import tempfile
 import time
 
-from ..checks import check_prefix
-from ..errors import BadInput, run_main
+from ..checks import POSITIVE_INT, check_numbers, check_prefix
+from ..errors import run_main
 from ..training.threads import configure_cpu_threads
-from .plan import BLOCKS, MAIN_MODEL, R50_MODEL, cifar_model
+from .plan import BLOCKS, MAIN_MODEL, R50_MODEL, Settings, cifar_model
 from .report import write_json
 
 __all__ = ['main', 'entry', 'profile_step', 'KINDS']
@@ -57,11 +57,7 @@ def parse_args(argv):
     parser.add_argument('--out', default='profile.json', metavar='FILE.json',
                         help='the JSON result (default %(default)s; "-" writes none)')
     args = parser.parse_args(argv)
-    for name in ('batch_size', 'steps', 'cpu_threads'):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise BadInput('--%s must be a positive integer, got %d'
-                           % (name.replace('_', '-'), value))
+    check_numbers(args, {'steps': POSITIVE_INT})  # --batch-size, --cpu-threads: the project's
     args.out = None if args.out == '-' else args.out
     if args.out:
         check_prefix(args.out, '--out', ('',))
@@ -144,7 +140,7 @@ def main(argv=None):
     os.environ['MXNET_EXEC_BULK_EXEC_INFERENCE'] = '0'
     spec = {'model': args.model, 'act_type': args.act_type, 'mode': args.mode,
             'batch': args.batch_size, 'classes': 1000 if args.model == R50_MODEL else 10,
-            'image_size': 224 if args.model == R50_MODEL else 32}
+            'image_size': Settings().r50_size if args.model == R50_MODEL else 32}
     step_seconds, operators = profile_step(spec, args.steps)
     summary = summarise(operators, args.steps, step_seconds)
     print_summary(spec, summary, threads)
