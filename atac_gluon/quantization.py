@@ -9,11 +9,13 @@ Every mode starts from the network's float32 symbol graph and returns a hybridiz
 * ``'int8'``: the steps of :func:`mxnet.contrib.quantization.quantize_net_v2` on the
   ``MKLDNN_QUANTIZE`` backend, thresholds calibrated on real batches (min / max by default,
   KL entropy on request). Every convolution is int8, the ATAC unit's 1x1 ones included; the
-  gate's sigmoid and the product ``x * gate`` stay float32 (MXNet 1.9.1 has no int8 sigmoid
-  and no int8 broadcast_mul), with a dequantize / quantize around them;
+  gate's sigmoid and the product ``x * gate`` stay float32 (MXNet 1.9.1 has no int8 sigmoid;
+  its int8 elemwise_mul takes no uint8 input and, on the default CPU kernels, was slower and
+  less exact), with a dequantize / quantize around them;
 * ``'bf16'``: :func:`mxnet.contrib.amp.convert_model` to bfloat16 (convolutions and the
   classifier in bfloat16, BatchNorm and pooling in their input's type, what the AMP lists
-  name float32 so). It needs oneDNN bfloat16 kernels, i.e. an AVX-512 CPU.
+  name float32 so, and the ATAC gate's product in float32). It needs oneDNN bfloat16 kernels,
+  i.e. an AVX-512 CPU.
 
 One rewrite of the float32 graph comes first, :func:`split_conv_fanout`, a fusion bug's repair:
 MXNet 1.9.1's MKLDNN partitioner folds a BatchNorm into a convolution whose output also feeds a
@@ -282,11 +284,17 @@ def _symbol_block(sym, arg_params, aux_params, ctx):
 def _bf16_block(sym, arg_params, aux_params, ctx):
     """bfloat16 mixed precision with AMP's lists (what ``amp.convert_hybrid_block`` does, on
     the repaired symbol): convolutions and the classifier in bfloat16, BatchNorm and pooling in
-    the type of their input with float32 parameters, what the lists name float32 so."""
+    the type of their input with float32 parameters, what the lists name float32 so; the ATAC
+    gate's product (:data:`FLOAT_OPS`) in float32."""
     from mxnet.contrib import amp
     require_bf16()
+    # AMP would run the gate product in bfloat16 (elemwise_mul takes its inputs' widest
+    # type), on the default CPU kernels: 30 ms per multiply instead of 0.3
+    products = [node['name'] for node in json.loads(sym.tojson())['nodes']
+                if node['op'] in FLOAT_OPS]
     bf16_sym, bf16_args, bf16_auxs = amp.convert_model(sym, arg_params, aux_params,
                                                        target_dtype='bfloat16',
+                                                       excluded_sym_names=products,
                                                        cast_optional_params=True)
     return _symbol_block(bf16_sym, bf16_args, bf16_auxs, ctx)
 
@@ -349,7 +357,8 @@ def _int8_block(sym, arg_params, aux_params, calib, num_images, ctx, calib_mode,
         fused = sym.get_backend_symbol('MKLDNN_QUANTIZE')
         qsym, qarg_params, qaux_params, collector = mxq.quantize_graph(
             sym=fused, arg_params=arg_params, aux_params=aux_params, ctx=ctx,
-            excluded_sym_names=list(excluded), excluded_op_names=[], calib_mode=calib_mode,
+            excluded_sym_names=list(excluded), excluded_op_names=FLOAT_OPS,
+            calib_mode=calib_mode,
             quantized_dtype=QUANTIZED_DTYPE, quantize_mode=quantize_mode)
         if calib_mode == 'entropy':
             collector.num_bins = ENTROPY_BINS
@@ -367,6 +376,9 @@ def _int8_block(sym, arg_params, aux_params, calib, num_images, ctx, calib_mode,
              quantize_mode, time.time() - start)
     return _symbol_block(qsym, qarg_params, qaux_params, ctx)
 
+
+#: operators left in float32: the ATAC gate's product (see the module docstring)
+FLOAT_OPS = ['elemwise_mul']
 
 #: MXNet's 'auto': uint8 where the calibrated range is non-negative (after a ReLU), int8
 #: elsewhere

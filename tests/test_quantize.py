@@ -100,7 +100,7 @@ def test_fused_fp32_graph_is_exact(digits):
     assert np.abs(fused(x).asnumpy() - want).max() <= 1e-4 * np.abs(want).max()
     ops = graph_ops(fused)
     assert ops['_sg_mkldnn_conv'] == 24 and 'Convolution' not in ops  # 23 + the stem's copy
-    assert ops['broadcast_mul'] == 7  # x * gate of the 7 ATAC units, all else fused
+    assert ops['elemwise_mul'] == 7  # x * gate of the 7 ATAC units, all else fused
     stock = atac_gluon.get_model(MODEL, classes=10, useReLU=True)
     stock.load_parameters(digits['params'])
     stock.optimize_for(x, backend='MKLDNN')
@@ -133,12 +133,12 @@ def test_int8_agrees_with_fp32(digits, int8):
 
 def test_int8_keeps_only_the_atac_gate_in_float32(digits, int8):
     """Every convolution, the ATAC 1x1 ones included, runs in int8; the gate's sigmoid and
-    product stay float32 (MXNet 1.9.1 has no int8 sigmoid nor broadcast_mul), as do the input
+    product stay float32 (no int8 sigmoid in MXNet 1.9.1, the int8 product excluded), as do the input
     BatchNorm and the classifier (smart mode)."""
     ops = graph_ops(int8)
     layers = float_layers(int8)
     kinds = [op for op, _ in layers]
-    assert kinds.count('Activation') == 7 and kinds.count('broadcast_mul') == 7
+    assert kinds.count('Activation') == 7 and kinds.count('elemwise_mul') == 7
     assert all('sigmoid' in name for op, name in layers if op == 'Activation')
     assert not [name for op, name in layers if op == '_sg_mkldnn_conv']
     assert ops['_sg_mkldnn_conv'] == 24
@@ -183,6 +183,19 @@ def test_bf16_runs_or_is_refused(digits):
         return
     bf16 = quantize_model(digits['net'], 'bf16')
     assert agreement(predict_batches(bf16, digits['val']), digits['fp32']) >= 0.97
+    # the gate products get float32 inputs (bfloat16 multiplies run on slow default kernels)
+    sym = bf16(mx.sym.var('data'))
+    nodes = json.loads(sym.tojson(remove_amp_cast=False))['nodes']
+    inputs = [nodes[i]['name'] + '_output' for n in nodes if n['op'] == 'elemwise_mul'
+              for i, _, _ in n['inputs']]
+    assert len(inputs) == 14
+    internals = sym.get_internals()
+    for name in inputs:
+        _, (dtype,), _ = internals[name].infer_type(data='float32')
+        assert dtype == np.float32, name
+    # while the convolutions run in bfloat16
+    conv = [n['name'] for n in nodes if n['op'] == 'Convolution'][1] + '_output'
+    assert internals[conv].infer_type(data='float32')[1][0] != np.float32
 
 
 def test_bf16_command_line(digits, tmp_path, capsys):

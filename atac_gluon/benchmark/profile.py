@@ -9,7 +9,7 @@ backward, the loss read back, NAG ``trainer.step``). Bulk execution is turned of
 (``MXNET_EXEC_BULK_EXEC_TRAIN`` / ``_INFERENCE`` = 0) so that each operator is timed on its own
 rather than as one segment of up to 15; a step is then a little slower. An operator's time
 includes the oneDNN layout reorders MXNet inserts around it when it has no oneDNN kernel (the
-ATAC gate's ``broadcast_mul`` among them).
+ATAC gate's multiply among them).
 
 Exit codes: 0 done, 2 bad flag.
 """
@@ -32,7 +32,9 @@ __all__ = ['main', 'entry', 'profile_step', 'KINDS']
 #: kind -> the operators it sums (forward and backward); the rest is 'other'
 KINDS = (
     ('convolution', ('Convolution', '_backward_Convolution')),
-    ('ATAC gate multiply', ('broadcast_mul', '_backward_broadcast_mul')),
+    # elemwise_mul for the local unit, broadcast_mul for the global (SE-style) one
+    ('ATAC gate multiply', ('elemwise_mul', '_backward_mul', 'broadcast_mul',
+                            '_backward_broadcast_mul')),
     ('BatchNorm', ('BatchNorm', '_backward_BatchNorm')),
     ('activations (sigmoid, ReLU)', ('Activation', '_backward_Activation')),
     ('gradient and residual sums', ('add_n', 'elemwise_add', '_backward_elemwise_add')),
