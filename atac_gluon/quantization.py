@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import sys
 import time
@@ -45,7 +46,7 @@ from .errors import BadInput
 __all__ = ['MODES', 'CALIB_MODES', 'QUANTIZE_MODES', 'CALIB_DATASETS', 'quantize_model',
            'export_quantized', 'save_block', 'evaluate_accuracy', 'predict_batches',
            'calibration_data', 'fp32_symbol', 'split_conv_fanout', 'float_layers', 'graph_ops',
-           'bf16_supported', 'require_bf16']
+           'bf16_supported', 'require_bf16', 'fuse_int8_gates']
 
 MODES = ('int8', 'bf16', 'fp32')
 CALIB_DATASETS = ('cifar10', 'cifar100', 'digits', 'imagenet')
@@ -183,7 +184,7 @@ def float_layers(block):
         if op == 'null' or op.startswith('_contrib_quantize') or op in (
                 '_contrib_dequantize', '_contrib_requantize'):
             continue
-        if op.startswith('_contrib_quantized_'):
+        if op.startswith('_contrib_quantized_') or op == 'atac_int8_gate':  # int8 throughout
             continue
         if op.startswith('_sg_mkldnn') and node.get('attrs', {}).get('quantized') == 'true':
             continue
@@ -196,7 +197,8 @@ def float_layers(block):
 
 
 def quantize_model(net, mode, calib_batches=None, ctx=mx.cpu(), calib_mode='naive',
-                   num_calib_batches=None, exclude=None, log=None, quantize_mode='smart'):
+                   num_calib_batches=None, exclude=None, log=None, quantize_mode='smart',
+                   fuse_gates=False):
     """A low-precision (or fused float32) inference block of ``net``.
 
     Parameters
@@ -227,6 +229,10 @@ def quantize_model(net, mode, calib_batches=None, ctx=mx.cpu(), calib_mode='naiv
     quantize_mode : str
         int8: ``'smart'`` (MXNet's heuristic: the input stays float32) or ``'full'`` (every
         operator that has an int8 kernel, the BatchNorm on the input included).
+    fuse_gates : bool
+        int8: compute each ATAC gate with :mod:`atac_gluon.ops`' ``atac_int8_gate`` (built and
+        loaded on first use) instead of its float32 island (:func:`fuse_int8_gates`). The block
+        then needs that library loaded wherever it is loaded again.
 
     Returns
     -------
@@ -235,6 +241,8 @@ def quantize_model(net, mode, calib_batches=None, ctx=mx.cpu(), calib_mode='naiv
     """
     if mode not in MODES:
         raise BadInput('unknown quantization mode %r; valid: %s' % (mode, ', '.join(MODES)))
+    if fuse_gates and mode != 'int8':
+        raise BadInput('fused gates are int8 operators: they need mode int8, not %s' % mode)
     log = log or logging.getLogger('atac')
     sym, arg_params, aux_params = fp32_symbol(net)
     sym = split_conv_fanout(sym)
@@ -245,7 +253,8 @@ def quantize_model(net, mode, calib_batches=None, ctx=mx.cpu(), calib_mode='naiv
     else:
         calib, num_images = _calibration_iter(calib_batches, num_calib_batches)
         block = _int8_block(sym, arg_params, aux_params, calib, num_images, ctx, calib_mode,
-                            _matching_nodes(sym, exclude or []), log, quantize_mode)
+                            _matching_nodes(sym, exclude or []), log, quantize_mode,
+                            fuse_gates)
     block.hybridize(static_alloc=True, static_shape=True)
     return block
 
@@ -341,7 +350,7 @@ def _calibration_iter(calib_batches, num_calib_batches):
 
 
 def _int8_block(sym, arg_params, aux_params, calib, num_images, ctx, calib_mode, excluded, log,
-                quantize_mode):
+                quantize_mode, fuse_gates=False):
     """The steps of ``quantize_net_v2`` (MKLDNN_QUANTIZE fusion, quantization pass, calibration
     on ``calib``, fusion again), taken one by one to calibrate the entropy thresholds on
     :data:`ENTROPY_BINS` bins."""
@@ -372,9 +381,61 @@ def _int8_block(sym, arg_params, aux_params, calib, num_images, ctx, calib_mode,
             qsym=qsym, arg_params=arg_params, aux_params=aux_params, collector=collector,
             calib_mode=calib_mode, quantized_dtype=QUANTIZED_DTYPE, logger=None)
         qsym = qsym.get_backend_symbol('MKLDNN_QUANTIZE')
-    log.info('int8 (%s calibration on %d images, %s): %.1f s', calib_mode, num_images,
-             quantize_mode, time.time() - start)
+    fused = ''
+    if fuse_gates:
+        qsym, count = fuse_int8_gates(qsym)
+        fused = ', %d ATAC gates fused' % count
+    log.info('int8 (%s calibration on %d images, %s%s): %.1f s', calib_mode, num_images,
+             quantize_mode, fused, time.time() - start)
     return _symbol_block(qsym, qarg_params, qaux_params, ctx)
+
+
+def fuse_int8_gates(qsym):
+    """``qsym`` (a calibrated int8 graph) with each ATAC gate's float32 island -- dequantize
+    the gate's logits, sigmoid, dequantize x, multiply, quantize the product -- replaced by one
+    ``atac_int8_gate`` node of :mod:`atac_gluon.ops` (loaded here, built if needed) that takes
+    the int8 tensors and the product's calibrated range. Returns (symbol, gates fused).
+
+    A gate whose product has other consumers than its quantize node is left as it is.
+    """
+    from . import ops
+    ops.load()
+    graph = json.loads(qsym.tojson())
+    nodes = graph['nodes']
+    consumers = defaultdict(list)
+    for index, node in enumerate(nodes):
+        for source, _, _ in node['inputs']:
+            consumers[source].append(index)
+    for head, _, _ in graph['heads']:
+        consumers[head].append(None)
+
+    def op(index, name, **attrs):
+        node = nodes[index]
+        return node['op'] == name and all(node.get('attrs', {}).get(k) == v
+                                          for k, v in attrs.items())
+    count = 0
+    for index, node in enumerate(nodes):
+        attrs = node.get('attrs', {})
+        if node['op'] != '_contrib_quantize_v2' or 'min_calib_range' not in attrs:
+            continue
+        product = node['inputs'][0][0]
+        if not op(product, 'elemwise_mul') or consumers[product] != [index]:
+            continue
+        first, second = (source for source, _, _ in nodes[product]['inputs'])
+        sigmoid, x = (second, first) if op(second, 'Activation') else (first, second)
+        if not (op(sigmoid, 'Activation', act_type='sigmoid')
+                and consumers[sigmoid] == [product]
+                and op(x, '_contrib_dequantize')
+                and op(nodes[sigmoid]['inputs'][0][0], '_contrib_dequantize')):
+            continue
+        logits = nodes[sigmoid]['inputs'][0][0]
+        nodes[index] = {'op': 'atac_int8_gate', 'name': node['name'] + '_atac_gate',
+                        'attrs': {'min_calib_range': attrs['min_calib_range'],
+                                  'max_calib_range': attrs['max_calib_range']},
+                        'inputs': nodes[logits]['inputs'] + nodes[x]['inputs']}
+        count += 1
+    # the nodes the gates replaced are no longer reachable from the outputs: loading drops them
+    return mx.sym.load_json(json.dumps(graph)), count
 
 
 #: operators left in float32: the ATAC gate's product (see the module docstring)
@@ -470,10 +531,11 @@ def export_quantized(net, mode, prefix, calib_batches=None, **kwargs):
     return block, save_block(block, prefix)
 
 
-def save_block(block, prefix, extra=None):
+def save_block(block, prefix, extra=None, copies=None):
     """Write ``block`` as ``<prefix>-symbol.json`` and ``<prefix>-0000.params`` (and each
-    ``extra`` {suffix: text} as ``<prefix><suffix>``), all or none: staged in a temporary
-    directory beside ``prefix`` and renamed into place. Returns the paths."""
+    ``extra`` {suffix: text} as ``<prefix><suffix>``, each ``copies`` {suffix: file} copied to
+    ``<prefix><suffix>``), all or none: staged in a temporary directory beside ``prefix`` and
+    renamed into place. Returns the paths."""
     def write(staged):
         sym = _block_symbol(block)
         sym.save(staged + '-symbol.json', remove_amp_cast=False)  # bf16 needs its casts
@@ -485,6 +547,9 @@ def save_block(block, prefix, extra=None):
         for suffix, text in (extra or {}).items():
             with open(staged + suffix, 'w') as f:
                 f.write(text)
+            files.append(staged + suffix)
+        for suffix, source in (copies or {}).items():
+            shutil.copyfile(source, staged + suffix)
             files.append(staged + suffix)
         return files
     return write_staged(prefix, write)

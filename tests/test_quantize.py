@@ -77,6 +77,16 @@ def int8(digits):
     return quantize_model(digits['net'], 'int8', digits['calib'])
 
 
+def internal_output(block, name, x):
+    """The output of a node inside the graph of ``block`` whose name ends with ``name``, on
+    ``x``, as numpy."""
+    internals = block(mx.sym.var('data')).get_internals()
+    found, = [i for i, out in enumerate(internals.list_outputs()) if out.endswith('_' + name)]
+    inner = mx.gluon.SymbolBlock(internals[found], [mx.sym.var('data')],
+                                 params=block.collect_params())
+    return inner(x).asnumpy()
+
+
 def agreement(a, b):
     return float((a.argmax(1) == b.argmax(1)).mean())
 
@@ -153,6 +163,67 @@ def calib_ranges(block):
     return {n['name']: max(abs(float(n['attrs']['min_calib_range'])),
                            abs(float(n['attrs']['max_calib_range'])))
             for n in nodes if 'max_calib_range' in n.get('attrs', {})}
+
+
+def test_fused_gates_replace_the_float_island(digits, int8):
+    """--fuse-gates: every ATAC gate whose product feeds an int8 layer becomes one
+    atac_int8_gate (the last one feeds the float32 pooling and stays), with the same
+    predictions as the int8 graph it comes from, up to rounding."""
+    fused = quantize_model(digits['net'], 'int8', digits['calib'], fuse_gates=True)
+    ops = graph_ops(fused)
+    assert ops['atac_int8_gate'] == 6 and ops['Activation'] == 1 and ops['elemwise_mul'] == 1
+    assert ops['_sg_mkldnn_conv'] == graph_ops(int8)['_sg_mkldnn_conv']
+    assert [op for op, _ in float_layers(fused)].count('Activation') == 1
+    # the first gate (the same inputs in both graphs): its int8 product is the float
+    # island's, but for a rounding step here and there
+    x = digits['val'][0][0]
+    name = 'stage1_chaatac0_elemwise_mul0_0_quantize'
+    want = internal_output(int8, name + '_output0', x).astype(np.int32)
+    got = internal_output(fused, name + '_atac_gate_output0', x).astype(np.int32)
+    assert np.abs(got - want).max() <= 1 and np.mean(got == want) > 0.98
+    # which the layers after it amplify on this random-feature model's near ties: as close to
+    # float32 as int8 is
+    out = predict_batches(fused, digits['val'])
+    accuracy, _ = evaluate_accuracy(fused, digits['val'])
+    fp32_accuracy = float((digits['fp32'].argmax(1) == digits['labels']).mean())
+    assert agreement(out, digits['fp32']) >= 0.92 and abs(accuracy - fp32_accuracy) <= 0.04
+    with pytest.raises(BadInput, match='need mode int8'):
+        quantize_model(digits['net'], 'bf16', fuse_gates=True)
+
+
+def test_fused_gates_export_loads_with_its_library(digits, tmp_path, capsys):
+    """The export writes the operator library beside the graph; a fresh process loads the
+    graph once that library is loaded, and not before."""
+    prefix = str(tmp_path / 'r8-fused')
+    code = run_main(export_main, FLAGS + ['--params', digits['params'], '--prefix', prefix,
+                                          '--quantize', 'int8', '--calib-dataset', 'digits',
+                                          '--num-calib-batches', '3', '--fuse-gates'])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0, out
+    suffixes = ['-symbol.json', '-0000.params', '-quantization.json', '-ops.so']
+    assert out[:4] == [prefix + suffix for suffix in suffixes]
+    with open(prefix + '-quantization.json') as f:
+        report = json.load(f)
+    assert report['operator_library'] == 'r8-fused-ops.so'
+    assert report['operators']['atac_int8_gate'] == 6 and abs(report['accuracy_change']) <= 0.05
+    images = os.path.join(str(tmp_path), 'x.npy')
+    np.save(images, digits['val'][0][0].asnumpy())
+    script = ('import sys, mxnet as mx, numpy as np\n'
+              'if sys.argv[1] == "load": mx.library.load(%r, verbose=False)\n'
+              'net = mx.gluon.SymbolBlock.imports(%r, ["data"], %r)\n'
+              'print(net(mx.nd.array(np.load(%r))).asnumpy().argmax(1).tolist())\n'
+              % (prefix + '-ops.so', prefix + '-symbol.json', prefix + '-0000.params', images))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    loaded = subprocess.run([sys.executable, '-c', script, 'load'], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    in_process = mx.gluon.SymbolBlock.imports(prefix + '-symbol.json', ['data'],
+                                              prefix + '-0000.params')
+    assert json.loads(loaded.stdout) == in_process(digits['val'][0][0]).asnumpy().argmax(
+        1).tolist()
+    missing = subprocess.run([sys.executable, '-c', script, 'no'], capture_output=True,
+                             text=True, env=env, timeout=120)
+    assert missing.returncode != 0 and 'atac_int8_gate' in missing.stderr
 
 
 def test_int8_full_and_entropy_modes(digits):
@@ -372,3 +443,8 @@ def test_trained_resnet8_int8_accuracy(tmp_path):
     # the deployment bar: int8 loses at most 0.5 points (a few of these 360 images may also
     # flip the other way: gaining is fine)
     assert accuracy >= fp32_accuracy - 0.005 - 1e-9
+    # and so do the fused gates (atac_gluon.ops)
+    fused = quantize_model(net, 'int8', calib, fuse_gates=True)
+    assert graph_ops(fused)['atac_int8_gate'] == 6
+    assert agreement(predict_batches(fused, val), predict_batches(net, val)) >= 0.97
+    assert evaluate_accuracy(fused, val)[0] >= fp32_accuracy - 0.005 - 1e-9

@@ -120,17 +120,20 @@ def run_quantized(specs, emit_each):
     reference = net(x).asnumpy()
 
     def one(spec):
-        mode = spec['config'].split('-', 1)[1]
+        mode = spec['config'].split('-')[1]  # quantized-MODE[-fused]
+        fuse = spec['config'].endswith('-fused')
         calib = [batch_of(spec, seed=SEED + 10 + i) for i in range(spec['calib_batches'])]
         tic = time.perf_counter()
         qnet = quantize_model(net, mode, calib_batches=calib, ctx=mx.cpu(),
-                              calib_mode=spec['calib_mode'], num_calib_batches=len(calib))
+                              calib_mode=spec['calib_mode'], num_calib_batches=len(calib),
+                              fuse_gates=fuse)
         seconds = time.perf_counter() - tic
         result = time_net(qnet, spec, x, y)
         result['check'] = compare_outputs(qnet(x).astype('float32').asnumpy(), reference)
         result['quantize_seconds'] = seconds
-        result['note'] = 'quantize_model(net, %r)%s' % (
-            mode, ', %s calibration on %d random batches' % (spec['calib_mode'], len(calib))
+        result['note'] = 'quantize_model(net, %r%s)%s' % (
+            mode, ', fuse_gates=True' if fuse else '',
+            ', %s calibration on %d random batches' % (spec['calib_mode'], len(calib))
             if mode == 'int8' else '')
         return result
     for spec in specs:

@@ -22,7 +22,7 @@ GROUPS = ('mxnet', 'mxnet-quantized', 'torch', 'torch-compile', 'end-to-end', 'm
 SECTIONS = {
     'mxnet': 'MXNet fp32 ResNet-20 ATAC, hybridized (static_alloc/static_shape) and imperative',
     'quantized': 'MXNet inference through atac_gluon.quantization.quantize_model: fp32 (oneDNN '
-                 'fused), int8 (calibrated), bf16',
+                 'fused), int8 (calibrated), int8 with fused ATAC gates (atac_gluon.ops), bf16',
     'amp': 'MXNet AMP bfloat16 (mx.contrib.amp.init before the network is built, own process)',
     'end-to-end': 'a real `python -m atac_gluon.train_cifar` run (digits data, data pipeline '
                   'included): samples_per_sec of its last epoch',
@@ -34,7 +34,8 @@ SECTIONS = {
 }
 
 MXNET_CONFIGS = ('fp32-hybrid', 'fp32-imperative')
-QUANTIZED_CONFIGS = ('quantized-fp32', 'quantized-int8', 'quantized-bf16')
+QUANTIZED_CONFIGS = ('quantized-fp32', 'quantized-int8', 'quantized-int8-fused',
+                     'quantized-bf16')
 TORCH_CONFIGS = ('fp32-eager', 'fp32-channels_last', 'bf16-autocast',
                  'bf16-autocast-channels_last')
 TORCH_COMPILE_CONFIGS = ('fp32-compile',)

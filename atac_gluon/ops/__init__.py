@@ -1,0 +1,107 @@
+"""MXNet operators of our own, built from the C++ source beside this file with MXNet's external
+operator interface (``include/mxnet/lib_api.h`` and ``src/lib_api.cc``, which the wheel ships)
+and loaded with :func:`mxnet.library.load`.
+
+``atac_int8_gate`` (``atac_int8_gate.cc``): the ATAC gate ``x * sigmoid(g)`` of an int8 graph in
+one pass over int8 data (see :func:`atac_gluon.quantization.fuse_int8_gates`).
+
+The library is compiled on first use with ``$CXX`` (default ``g++``), ``-O3 -march=native``
+(for this machine's vector units), into a cache directory keyed by the source, MXNet's version,
+the compiler command and this CPU's flags: ``$ATAC_GLUON_OPS_CACHE`` or
+``~/.cache/atac_gluon/ops``. A graph that uses the operator needs it loaded before the graph
+is (``atac_gluon.ops.load()``, or ``mx.library.load`` of the copy an export writes beside it).
+"""
+import hashlib
+import os
+import shlex
+import subprocess
+import tempfile
+
+from ..errors import BadInput
+
+__all__ = ['SOURCE', 'build', 'load', 'library_path']
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'atac_int8_gate.cc')
+LIBRARY_NAME = 'libatac_ops.so'
+FLAGS = ['-shared', '-fPIC', '-std=c++14', '-O3', '-march=native', '-fopenmp']
+
+_loaded = {}
+
+
+def _mxnet_dir():
+    import mxnet
+    return os.path.dirname(os.path.abspath(mxnet.__file__))
+
+
+def _cpu_flags():
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next((line for line in f if line.startswith('flags')), '')
+    except OSError:
+        return ''
+
+
+def _compiler():
+    return shlex.split(os.environ.get('CXX') or 'g++')
+
+
+def library_path():
+    """Where this machine's build of the library is (or will be)."""
+    import mxnet
+    with open(SOURCE, 'rb') as f:
+        source = f.read()
+    key = hashlib.sha256(b'\0'.join([
+        source, mxnet.__version__.encode(), ' '.join(_compiler() + FLAGS).encode(),
+        _cpu_flags().encode()])).hexdigest()[:16]
+    cache = os.environ.get('ATAC_GLUON_OPS_CACHE') or os.path.join(
+        os.path.expanduser('~'), '.cache', 'atac_gluon', 'ops')
+    return os.path.join(cache, key, LIBRARY_NAME)
+
+
+def build():
+    """Compile the library unless this machine's build exists; return its path. BadInput
+    (with the compiler's message) when it cannot be built."""
+    path = library_path()
+    if os.path.exists(path):
+        return path
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise BadInput('cannot build the atac_int8_gate operator in %s: %s (set '
+                       'ATAC_GLUON_OPS_CACHE to a writable directory)' % (folder, err))
+    mxnet_dir = _mxnet_dir()
+    fd, staged = tempfile.mkstemp(suffix='.so', dir=folder)
+    os.close(fd)
+    command = _compiler() + FLAGS + [SOURCE, os.path.join(mxnet_dir, 'src', 'lib_api.cc'),
+                                     '-I', os.path.join(mxnet_dir, 'include'), '-o', staged]
+    try:
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True)
+        except OSError as err:
+            raise BadInput('cannot build the atac_int8_gate operator: %s: %s (install a C++ '
+                           'compiler or set CXX)' % (command[0], err.strerror))
+        if proc.returncode != 0:
+            raise BadInput('cannot build the atac_int8_gate operator: %s failed: %s'
+                           % (' '.join(command[:1]), proc.stderr.strip()[-800:]))
+        os.replace(staged, path)  # whole or not at all: a concurrent build wins either way
+    finally:
+        if os.path.exists(staged):
+            os.remove(staged)
+    return path
+
+
+def load(path=None):
+    """Load the operator library into this process (once; building it first if needed) and
+    return its path: ``path`` (a copy an export wrote) or this machine's build."""
+    path = os.path.abspath(path) if path else build()
+    if _loaded:
+        return next(iter(_loaded))
+    import mxnet as mx
+    try:
+        mx.library.load(path, verbose=False)
+    except mx.base.MXNetError as err:
+        raise BadInput('cannot load the operator library %s: %s'
+                       % (path, str(err).strip().splitlines()[-1]))
+    _loaded[path] = True
+    return path
