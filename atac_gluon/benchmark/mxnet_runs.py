@@ -104,10 +104,14 @@ def run_fp32(spec):
 
 
 def init_amp():
-    """``mx.contrib.amp.init(target_dtype='bfloat16')``: must run before any network is built;
-    it changes MXNet's operators for the whole process."""
+    """``mx.contrib.amp.init(target_dtype='bfloat16')`` with the ATAC gate's product kept in
+    float32 (as :mod:`atac_gluon.quantization` does: AMP would multiply in bfloat16, on the
+    default CPU kernels, 100 times slower). Must run before any network is built; it changes
+    MXNet's operators for the whole process."""
     from mxnet.contrib import amp
-    amp.init(target_dtype='bfloat16')
+    from mxnet.contrib.amp.lists import symbol_bf16
+    from ..quantization import FLOAT_OPS
+    amp.init(target_dtype='bfloat16', fp32_ops=symbol_bf16.FP32_FUNCS + list(FLOAT_OPS))
 
 
 def run_quantized(specs, emit_each):

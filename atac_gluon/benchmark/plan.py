@@ -23,7 +23,8 @@ SECTIONS = {
     'mxnet': 'MXNet fp32 ResNet-20 ATAC, hybridized (static_alloc/static_shape) and imperative',
     'quantized': 'MXNet inference through atac_gluon.quantization.quantize_model: fp32 (oneDNN '
                  'fused), int8 (calibrated), int8 with fused ATAC gates (atac_gluon.ops), bf16',
-    'amp': 'MXNet AMP bfloat16 (mx.contrib.amp.init before the network is built, own process)',
+    'amp': 'MXNet AMP bfloat16 (mx.contrib.amp.init before the network is built, own '
+           'process; the ATAC product kept float32)',
     'end-to-end': 'a real `python -m atac_gluon.train_cifar` run (digits data, data pipeline '
                   'included): samples_per_sec of its last epoch',
     'torch': 'PyTorch twin of ResNet-20 ATAC: eager fp32, channels_last, bf16 autocast',
