@@ -378,6 +378,9 @@ BAD = [
                                                     'cifar100'),
     (['--calib-dataset', 'digits', '--classes', '20', '--params', '{root}/classes20.params'],
      '--calib-dataset digits has 10 classes but the model has 20 outputs'),
+    (['--fuse-gates'], None, '--fuse-gates needs --quantize'),
+    (['--calib-dataset', 'digits', '--fuse-gates', '--quantize', 'fp32'],
+     '--fuse-gates is for --quantize int8'),
 ]
 
 

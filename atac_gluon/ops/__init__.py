@@ -88,6 +88,10 @@ def build():
     finally:
         if os.path.exists(staged):
             os.remove(staged)
+            try:
+                os.rmdir(folder)  # a failed build leaves no empty directory either
+            except OSError:
+                pass
     return path
 
 
