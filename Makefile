@@ -21,7 +21,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests
 
-# ResNet-20 ATAC (r=2, inner ReLU) on scikit-learn's digits: no download, 75 s on 2
+# ResNet-20 ATAC (r=2, inner ReLU) on scikit-learn's digits: no download, 45-80 s on 2
 # cores. --resume makes a second `make demo` reuse the finished run instead of refusing the dir.
 DEMO_DIR := runs/demo
 demo: $(STAMP)
