@@ -1,8 +1,12 @@
 import json
 import os
+import tempfile
 
 # as the scripts run (training/threads.py), so in-process results match theirs; before mxnet
 os.environ.setdefault('MXNET_USE_OPERATOR_TUNING', '0')
+# atac_gluon.ops builds its library here, not in the home directory (which may not be writable)
+os.environ.setdefault('ATAC_GLUON_OPS_CACHE',
+                      os.path.join(tempfile.gettempdir(), 'atac-gluon-test-ops'))
 
 import mxnet as mx  # noqa: E402
 import numpy as np
