@@ -416,7 +416,9 @@ def fuse_int8_gates(qsym):
     count = 0
     for index, node in enumerate(nodes):
         attrs = node.get('attrs', {})
-        if node['op'] != '_contrib_quantize_v2' or 'min_calib_range' not in attrs:
+        # the operator picks int8 / uint8 from the calibrated range, as out_type 'auto' does
+        if (node['op'] != '_contrib_quantize_v2' or 'min_calib_range' not in attrs
+                or attrs.get('out_type', 'auto') != 'auto'):
             continue
         product = node['inputs'][0][0]
         if not op(product, 'elemwise_mul') or consumers[product] != [index]:

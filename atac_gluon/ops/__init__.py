@@ -98,9 +98,9 @@ def build():
 def load(path=None):
     """Load the operator library into this process (once; building it first if needed) and
     return its path: ``path`` (a copy an export wrote) or this machine's build."""
-    path = os.path.abspath(path) if path else build()
-    if _loaded:
+    if _loaded:  # its operator is registered for the whole process
         return next(iter(_loaded))
+    path = os.path.abspath(path) if path else build()
     import mxnet as mx
     try:
         mx.library.load(path, verbose=False)
