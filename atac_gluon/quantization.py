@@ -40,6 +40,7 @@ from contextlib import contextmanager
 import mxnet as mx
 import numpy as np
 
+from .cpuinfo import cpu_flags
 from .deployment import write_staged
 from .errors import BadInput
 
@@ -317,11 +318,8 @@ def require_bf16():
 
 def _cpu_isa():
     """The widest x86 vector extension /proc/cpuinfo lists (for messages)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            flags = next((line.split(':', 1)[1].split() for line in f
-                          if line.startswith('flags')), [])
-    except OSError:
+    flags = cpu_flags()
+    if not flags:
         return 'an unknown instruction set'
     for isa in ('avx512_bf16', 'avx512f', 'avx2', 'avx'):
         if isa in flags:

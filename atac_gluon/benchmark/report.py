@@ -6,6 +6,7 @@ import platform
 import tempfile
 from importlib import metadata
 
+from ..cpuinfo import cpu_info
 from ..training.threads import available_cores
 from .plan import E2E_CONFIG, MAIN_MODEL, R50_MODEL, cifar_model
 
@@ -14,22 +15,6 @@ __all__ = ['machine_info', 'derive', 'format_table', 'write_json']
 #: CPU flags that decide which low-precision kernels oneDNN / PyTorch can use
 CPU_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'avx512_bf16',
              'amx_tile', 'amx_bf16', 'amx_int8')
-
-
-def _cpuinfo():
-    model, flags = None, set()
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                key = key.strip()
-                if key == 'model name' and model is None:
-                    model = value.strip()
-                elif key == 'flags' and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    return model or platform.processor() or platform.machine(), flags
 
 
 def _version(name):
@@ -42,7 +27,7 @@ def _version(name):
 def machine_info(threads):
     """CPU model and flags, cores, the thread setting and the package versions (read from the
     installed metadata, nothing imported; the workers fill in torch's)."""
-    model, flags = _cpuinfo()
+    model, flags = cpu_info()
     try:
         load = [round(v, 2) for v in os.getloadavg()]
     except OSError:

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import traceback
 
+from ..cpuinfo import cpu_flags
 from ..errors import error_reason
 from .torchenv import hide_torch, import_torch
 
@@ -26,21 +27,10 @@ __all__ = ['main']
 _BF16_FLAGS = ('avx512_bf16', 'amx_bf16', 'avx512f')
 
 
-def _cpu_flags():
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('flags'):
-                    return set(line.split(':', 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def _reason(spec, err):
     reason = error_reason(err, limit=300)
     if ('bf16' in spec['config'] and 'bfloat16' not in reason.lower()
-            and not _cpu_flags() & set(_BF16_FLAGS)):
+            and not cpu_flags() & set(_BF16_FLAGS)):
         reason += (' (this CPU has none of %s: oneDNN has no bfloat16 kernels for it)'
                    % ', '.join(_BF16_FLAGS))
     return reason

@@ -17,6 +17,7 @@ import shlex
 import subprocess
 import tempfile
 
+from ..cpuinfo import cpu_flags
 from ..errors import BadInput
 
 __all__ = ['SOURCE', 'build', 'load', 'library_path']
@@ -33,14 +34,6 @@ def _mxnet_dir():
     return os.path.dirname(os.path.abspath(mxnet.__file__))
 
 
-def _cpu_flags():
-    try:
-        with open('/proc/cpuinfo') as f:
-            return next((line for line in f if line.startswith('flags')), '')
-    except OSError:
-        return ''
-
-
 def _compiler():
     return shlex.split(os.environ.get('CXX') or 'g++')
 
@@ -52,7 +45,7 @@ def library_path():
         source = f.read()
     key = hashlib.sha256(b'\0'.join([
         source, mxnet.__version__.encode(), ' '.join(_compiler() + FLAGS).encode(),
-        _cpu_flags().encode()])).hexdigest()[:16]
+        ' '.join(sorted(cpu_flags())).encode()])).hexdigest()[:16]
     cache = os.environ.get('ATAC_GLUON_OPS_CACHE') or os.path.join(
         os.path.expanduser('~'), '.cache', 'atac_gluon', 'ops')
     return os.path.join(cache, key, LIBRARY_NAME)
