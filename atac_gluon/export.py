@@ -152,10 +152,10 @@ def export_quantized_main(args, shape):
     check_quantize_flags(args)
     if args.quantize == 'bf16':
         require_bf16()  # before any data is read
-    library = ops.load() if args.fuse_gates else None  # built before any data is read
     suffixes = ('-symbol.json', '-0000.params', '-quantization.json') + (
-        ('-ops.so',) if library else ())
+        ('-ops.so',) if args.fuse_gates else ())
     check_prefix(args.prefix, '--prefix', suffixes)
+    library = ops.load() if args.fuse_gates else None  # built before any data is read
     net = load_model(args)
     calib, val, num_classes = calibration_data(
         args.calib_dataset, args.calib_data_dir, args.calib_batch_size, args.num_calib_batches,
