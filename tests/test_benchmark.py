@@ -29,7 +29,7 @@ needs_torch = pytest.mark.skipif(
 
 #: configurations that run on any CPU MXNet 1.9.1 runs on (the others may be unavailable)
 ALWAYS = {('mxnet', 'fp32-hybrid'), ('mxnet', 'fp32-imperative'),
-          ('mxnet', 'train_cifar-hybrid')}
+          ('mxnet', 'train_cifar-hybrid'), ('mxnet', plan.BOUND_CONFIG)}
 
 
 def torch_module():
@@ -54,6 +54,10 @@ def test_plan_covers_every_configuration_once():
     for config in plan.TORCH_CONFIGS + plan.TORCH_COMPILE_CONFIGS:
         assert {('torch', config, 'train'), ('torch', config, 'inference')} <= configs
     assert ('mxnet', plan.E2E_CONFIG, 'train') in configs
+    bounds = {s['config']: s for s in specs if 'bound' in s['sections']}
+    assert set(bounds) == set(plan.BOUND_CONFIGS)
+    assert all(s['mode'] == 'train' and s['model'] == plan.MAIN_MODEL for s in bounds.values())
+    assert bounds[plan.AMP_BOUND_CONFIG]['group'] == 'mxnet-amp'  # after amp.init
     # b = 1..5 with ATAC and ReLU; ResNet-20 fp32-hybrid is shared by the main and scaling
     scaling = {(s['model'], s['mode']) for s in specs if 'scaling' in s['sections']}
     assert scaling == {(plan.cifar_model(b), m) for b in range(1, 6) for m in plan.MODES}
@@ -146,8 +150,20 @@ def test_derived_best_entries_and_ratios(tmp_path):
         _result('torch', 'fp32-eager', 'train', 160.0),
         _result('torch', 'fp32-eager', 'inference', 200.0,
                 check={'top1_agreement': 1.0, 'max_abs_diff': 0.0, 'max_rel_diff': 0.0}),
+        # faster than anything, but not a network: no best entry
+        _result('mxnet', plan.BOUND_CONFIG, 'train', 320.0),
+        _result('mxnet', plan.AMP_BOUND_CONFIG, 'train', 128.0),
     ]
     best, ratios = derive(results, settings)
+    fp32_bound, amp_bound = ratios['bound']
+    # batch 16: torch 100 ms, the bound 50 ms, the network 160 ms (110 ms beside the convs)
+    assert fp32_bound['config'] == plan.BOUND_CONFIG
+    assert fp32_bound['convolutions_ms_per_batch'] == pytest.approx(50.0)
+    assert fp32_bound['rest_ms_per_batch'] == pytest.approx(110.0)
+    assert fp32_bound['ms_left_for_the_rest_to_match_torch'] == pytest.approx(50.0)
+    # slower than torch even without the rest; no AMP network measured
+    assert amp_bound['ms_left_for_the_rest_to_match_torch'] == pytest.approx(-25.0)
+    assert amp_bound['full_img_per_sec'] is None and amp_bound['rest_ms_per_batch'] is None
     assert best['mxnet_inference']['config'] == 'quantized-int8'
     assert '94%' in best['mxnet_inference']['accuracy_note']
     assert best['mxnet_train_model_step']['img_per_sec'] == 100.0  # not the end-to-end run
@@ -168,6 +184,8 @@ def test_derived_best_entries_and_ratios(tmp_path):
         r.setdefault('note', '')
     table = format_table(doc)
     assert 'unavailable: no bf16 here' in table and '| torch | fp32-eager | train |' in table
+    assert '| convolutions-only-amp-bf16 | 128.0 | 125.0 | amp-bf16-hybrid | - | 100.0 | -25.0 |' \
+        in table
     path = tmp_path / 'out.json'
     write_json(str(path), doc)
     assert json.loads(path.read_text())['best']['torch_train']['img_per_sec'] == 160.0
@@ -211,6 +229,8 @@ def test_quick_run_measures_or_explains_every_configuration(tmp_path):
                                 'mxnet_inference', 'torch_train', 'torch_inference'}
     assert doc['best']['mxnet_train_model_step']['img_per_sec'] > 0
     assert doc['ratios']['atac_over_relu'] and doc['ratios']['scaling']
+    bound = doc['ratios']['bound'][0]
+    assert bound['config'] == plan.BOUND_CONFIG and bound['rest_ms_per_batch'] is not None
     assert '| framework | config | mode | model | batch | img/s | note |' in proc.stdout
 
 

@@ -15,7 +15,8 @@ import mxnet as mx
 from mxnet import autograd, gluon
 
 from ..models import get_model
-from .plan import R50_MODEL
+from .bound import convolutions_only
+from .plan import BOUND_CONFIGS, R50_MODEL
 from .timing import compare_outputs, measure
 
 __all__ = ['build_net', 'batch_of', 'step_function', 'time_net', 'run_fp32', 'run_quantized',
@@ -59,11 +60,15 @@ def batch_of(spec, ctx=None, seed=SEED):
     return x, y.astype('float32')
 
 
-def step_function(net, spec, x, y):
+def step_function(net, spec, x, y, learning_rate=None):
     """(step, sync): ``step()`` runs ``net``'s training step or inference on the batch ``x``,
-    ``y`` (``spec['mode']``), ``sync()`` waits for it."""
+    ``y`` (``spec['mode']``), ``sync()`` waits for it. ``learning_rate`` replaces NAG's 0.1
+    (the same kernels run whatever its value)."""
     if spec['mode'] == 'train':
-        trainer = gluon.Trainer(net.collect_params(), OPTIMIZER, dict(OPTIMIZER_PARAMS))
+        params = dict(OPTIMIZER_PARAMS)
+        if learning_rate is not None:
+            params['learning_rate'] = learning_rate
+        trainer = gluon.Trainer(net.collect_params(), OPTIMIZER, params)
         loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
 
         def step():
@@ -80,19 +85,30 @@ def step_function(net, spec, x, y):
     return infer, lambda: out[0].wait_to_read()
 
 
-def time_net(net, spec, x, y):
+def time_net(net, spec, x, y, learning_rate=None):
     """Time ``net``'s training step or inference on the batch ``x``, ``y``."""
-    step, sync = step_function(net, spec, x, y)
+    step, sync = step_function(net, spec, x, y, learning_rate)
     return measure(step, sync, x.shape[0], spec['warmup'], spec['iterations'])
 
 
 def run_fp32(spec):
     """fp32-hybrid (static_alloc, static_shape, as train_cifar --mode hybrid), fp32-imperative;
-    and amp-bf16-hybrid in a process where :func:`init_amp` ran first."""
+    amp-bf16-hybrid in a process where :func:`init_amp` ran first; and the convolutions-only
+    bounds (:mod:`atac_gluon.benchmark.bound`), hybridized, trained with learning rate 0 (a
+    network without BatchNorm diverges in a few NAG steps at 0.1; the kernels are the same)."""
     net = build_net(spec)
+    bound = spec['config'] in BOUND_CONFIGS
+    if bound:
+        net = convolutions_only(net)
     if spec['config'] != 'fp32-imperative':
         net.hybridize(static_alloc=True, static_shape=True)
     x, y = batch_of(spec)
+    if bound:
+        result = time_net(net, spec, x, y, learning_rate=0.0)
+        result['note'] = ('upper bound: only the convolutions (and residual sums, pooling, '
+                          'classifier) of the network%s; learning rate 0' % (
+                              ', under AMP bfloat16' if 'amp' in spec['config'] else ''))
+        return result
     result = time_net(net, spec, x, y)
     if spec['config'].startswith('amp-'):
         result['note'] = ('AMP bfloat16 (mx.contrib.amp.init(target_dtype="bfloat16") before '

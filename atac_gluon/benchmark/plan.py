@@ -9,7 +9,7 @@ b=3 of the depth scaling) is planned once and listed in both ``sections``.
 import fnmatch
 
 __all__ = ['GROUPS', 'SECTIONS', 'MAIN_MODEL', 'Settings', 'build_plan', 'select', 'spec_key',
-           'cifar_model', 'R50_MODEL']
+           'cifar_model', 'R50_MODEL', 'BOUND_CONFIGS']
 
 MAIN_MODEL = 'cifar_resnet20_v2_atac'
 R50_MODEL = 'resnet50_v1b_atac'
@@ -32,6 +32,8 @@ SECTIONS = {
     'scaling': 'MXNet fp32-hybrid ResNet ATAC of b = 1..5 blocks per stage (depth 8..32)',
     'relu': 'the same hosts with act_type=relu, for the ATAC/ReLU cost ratio',
     'resnet50': 'MXNet fp32-hybrid ResNet-50 v1b ATAC (r=2, act_layers=2) at 224x224',
+    'bound': 'an upper bound on MXNet training: ResNet-20 ATAC reduced to its convolutions '
+             '(atac_gluon.benchmark.bound), fp32 and AMP bfloat16; not a usable network',
 }
 
 MXNET_CONFIGS = ('fp32-hybrid', 'fp32-imperative')
@@ -41,6 +43,10 @@ TORCH_CONFIGS = ('fp32-eager', 'fp32-channels_last', 'bf16-autocast',
                  'bf16-autocast-channels_last')
 TORCH_COMPILE_CONFIGS = ('fp32-compile',)
 AMP_CONFIG = 'amp-bf16-hybrid'
+#: the convolutions-only bound, fp32 (group mxnet) and under AMP (group mxnet-amp)
+BOUND_CONFIG = 'convolutions-only-fp32'
+AMP_BOUND_CONFIG = 'convolutions-only-amp-bf16'
+BOUND_CONFIGS = (BOUND_CONFIG, AMP_BOUND_CONFIG)
 E2E_CONFIG = 'train_cifar-hybrid'
 BLOCKS = (1, 2, 3, 4, 5)
 MODES = ('train', 'inference')
@@ -142,8 +148,10 @@ def build_plan(settings):
     add('end-to-end', 'end-to-end', 'mxnet', E2E_CONFIG, 'train', cifar_model(s.e2e_blocks),
         s.e2e_batch, blocks=s.e2e_blocks, epochs=s.e2e_epochs, warmup=s.e2e_epochs - 1,
         iterations=1)
+    add('bound', 'mxnet', 'mxnet', BOUND_CONFIG, 'train', MAIN_MODEL)
     for mode in MODES:
         add('amp', 'mxnet-amp', 'mxnet', AMP_CONFIG, mode, MAIN_MODEL)
+    add('bound', 'mxnet-amp', 'mxnet', AMP_BOUND_CONFIG, 'train', MAIN_MODEL)
     return specs
 
 
@@ -155,7 +163,7 @@ def _names(spec):
 
 def select(specs, patterns):
     """The specs any of the glob ``patterns`` matches: a section (mxnet, quantized, amp,
-    end-to-end, torch, torch-compile, scaling, relu, resnet50), a config (``fp32-hybrid``),
+    end-to-end, torch, torch-compile, scaling, relu, resnet50, bound), a config (``fp32-hybrid``),
     ``framework/config`` (``torch/bf16-*``), a model name or a key; all for no patterns."""
     if not patterns:
         return list(specs)

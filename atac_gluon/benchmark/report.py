@@ -8,7 +8,8 @@ from importlib import metadata
 
 from ..cpuinfo import cpu_info
 from ..training.threads import available_cores
-from .plan import E2E_CONFIG, MAIN_MODEL, R50_MODEL, cifar_model
+from .plan import (AMP_BOUND_CONFIG, AMP_CONFIG, BOUND_CONFIG, BOUND_CONFIGS, E2E_CONFIG,
+                   MAIN_MODEL, R50_MODEL, cifar_model)
 
 __all__ = ['machine_info', 'derive', 'format_table', 'write_json']
 
@@ -89,10 +90,40 @@ def _find(results, **match):
     return None
 
 
+def _ms_per_batch(result):
+    return result and 1000.0 * result['batch'] / result['img_per_sec']
+
+
+def _bound_rows(results, main, torch_train):
+    """Per convolutions-only bound: the real network's step in the same precision, how its
+    time splits into the convolutions and the rest, and what is left for the rest if PyTorch's
+    best training is to be matched (negative: out of reach even if the rest cost nothing)."""
+    rows = []
+    torch_ms = torch_train and 1000.0 * torch_train['batch'] / torch_train['img_per_sec']
+    for bound_config, full_config in ((BOUND_CONFIG, 'fp32-hybrid'),
+                                      (AMP_BOUND_CONFIG, AMP_CONFIG)):
+        bound = _find(results, framework='mxnet', config=bound_config, mode='train', **main)
+        if not bound:
+            continue
+        full = _find(results, framework='mxnet', config=full_config, mode='train', **main)
+        bound_ms, full_ms = _ms_per_batch(bound), _ms_per_batch(full)
+        rows.append({
+            'config': bound_config, 'img_per_sec': bound['img_per_sec'],
+            'full_config': full_config, 'full_img_per_sec': full and full['img_per_sec'],
+            'convolutions_ms_per_batch': bound_ms,
+            'rest_ms_per_batch': full_ms and full_ms - bound_ms,
+            'torch_best_ms_per_batch': torch_ms,
+            'ms_left_for_the_rest_to_match_torch': torch_ms and torch_ms - bound_ms})
+    return rows
+
+
 def derive(results, settings):
     """(best, ratios) of the results: the fastest configurations of the main network at the
-    main batch and the ratios the issue compares."""
+    main batch and the ratios the issue compares. The convolutions-only bounds are not
+    networks: they enter no best entry, only ``ratios['bound']``."""
     main = dict(model=MAIN_MODEL, batch=settings.batch_size, act_type='ChaATAC')
+    bounds = [r for r in results if r.get('config') in BOUND_CONFIGS]
+    results = [r for r in results if r.get('config') not in BOUND_CONFIGS]
     model_step = [r for r in results if r.get('config') != E2E_CONFIG]
     best = {
         'mxnet_train_end_to_end': _best(results, framework='mxnet', config=E2E_CONFIG),
@@ -117,6 +148,7 @@ def derive(results, settings):
             for mode in ('train', 'inference')},
         'atac_over_relu': [],
         'scaling': [],
+        'bound': _bound_rows(bounds + results, main, best['torch_train']),
     }
     if e2e and e2e['model'] != MAIN_MODEL:
         ratios['note'] = ('the end-to-end run trained %s (--quick), not %s: no end-to-end '
@@ -215,6 +247,18 @@ def format_table(doc):
             lines.append('| %d | %d | %s | %s |' % (row['blocks'], row['depth'],
                                                    _fmt(row['train_img_per_sec']),
                                                    _fmt(row['inference_img_per_sec'])))
+    if r.get('bound'):
+        lines += ['', 'Upper bound: the network reduced to its convolutions (ms per batch of %d; '
+                  '"left" is what the rest may cost for the step to match PyTorch\'s best '
+                  'training, negative when out of reach):' % doc['settings']['batch_size'], '',
+                  '| bound | img/s | convolutions ms | network | rest ms | torch best ms | '
+                  'left ms |', '|---|---:|---:|---|---:|---:|---:|']
+        for row in r['bound']:
+            lines.append('| %s | %s | %s | %s | %s | %s | %s |' % (
+                row['config'], _fmt(row['img_per_sec']), _fmt(row['convolutions_ms_per_batch']),
+                row['full_config'], _fmt(row['rest_ms_per_batch']),
+                _fmt(row['torch_best_ms_per_batch']),
+                _fmt(row['ms_left_for_the_rest_to_match_torch'])))
     return '\n'.join(lines)
 
 
