@@ -11,7 +11,7 @@ setup(
     # the paper's numbers and the official ImageNet log, read by the reproduction reports
     package_data={'atac_gluon.reference': ['paper-results.md', 'official-imagenet-log.csv'],
                   # compiled on first use (atac_gluon.ops)
-                  'atac_gluon.ops': ['atac_int8_gate.cc']},
+                  'atac_gluon.ops': ['atac_int8_gate.cc', 'atac_gate.cc']},
     # argparse.BooleanOptionalAction (3.9); tested on 3.11
     python_requires='>=3.9',
     # Versions that install and import together on Python 3.11: numpy >= 1.24 breaks

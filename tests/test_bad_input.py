@@ -344,6 +344,11 @@ def test_processes_print_exactly_one_line(inputs, tmp_path, command, args, messa
                                   '--rec-val', '{one_rec}', '--rec-val-idx', '{one_idx}',
                                   '--input-size', '32', '--batch-size', '4'],
      '{one_rec}: 1 class found; classification needs at least 2'),
+    # --fused-gates needs local ATAC units in float32
+    ('train_cifar', ['--dataset', 'digits', '--blocks', '1', '--act-type', 'relu',
+                     '--fused-gates'], '--fused-gates: the network has no local ChaATAC unit'),
+    ('train_cifar', ['--dataset', 'digits', '--blocks', '1', '--useGlobal', '--fused-gates'],
+     '--fused-gates: the network has no local ChaATAC unit'),
 ])
 def test_data_that_does_not_fit_the_run(mains, inputs, scene, capsys, command, args,
                                             message):

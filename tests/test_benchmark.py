@@ -28,8 +28,9 @@ needs_torch = pytest.mark.skipif(
            'directory holding torch' % TORCH_MISSING)
 
 #: configurations that run on any CPU MXNet 1.9.1 runs on (the others may be unavailable)
-ALWAYS = {('mxnet', 'fp32-hybrid'), ('mxnet', 'fp32-imperative'),
-          ('mxnet', 'train_cifar-hybrid'), ('mxnet', plan.BOUND_CONFIG)}
+ALWAYS = {('mxnet', 'fp32-hybrid'), ('mxnet', 'fp32-imperative'), ('mxnet', 'fp32-hybrid-fused'),
+          ('mxnet', 'train_cifar-hybrid'), ('mxnet', 'train_cifar-hybrid-fused'),
+          ('mxnet', plan.BOUND_CONFIG)}
 
 
 def torch_module():
@@ -53,7 +54,7 @@ def test_plan_covers_every_configuration_once():
         assert ('mxnet', config, 'inference') in configs
     for config in plan.TORCH_CONFIGS + plan.TORCH_COMPILE_CONFIGS:
         assert {('torch', config, 'train'), ('torch', config, 'inference')} <= configs
-    assert ('mxnet', plan.E2E_CONFIG, 'train') in configs
+    assert {('mxnet', config, 'train') for config in plan.E2E_CONFIGS} <= configs
     bounds = {s['config']: s for s in specs if 'bound' in s['sections']}
     assert set(bounds) == set(plan.BOUND_CONFIGS)
     assert all(s['mode'] == 'train' and s['model'] == plan.MAIN_MODEL for s in bounds.values())
@@ -146,6 +147,7 @@ def test_derived_best_entries_and_ratios(tmp_path):
                 check={'top1_agreement': 0.9375, 'max_abs_diff': 0.1, 'max_rel_diff': 0.02}),
         _result('mxnet', 'quantized-bf16', 'inference', None, unavailable='no bf16 here'),
         _result('mxnet', plan.E2E_CONFIG, 'train', 80.0),
+        _result('mxnet', plan.E2E_FUSED_CONFIG, 'train', 90.0),
         _result('mxnet', 'fp32-hybrid', 'train', 200.0, act_type='relu'),
         _result('torch', 'fp32-eager', 'train', 160.0),
         _result('torch', 'fp32-eager', 'inference', 200.0,
@@ -167,9 +169,9 @@ def test_derived_best_entries_and_ratios(tmp_path):
     assert best['mxnet_inference']['config'] == 'quantized-int8'
     assert '94%' in best['mxnet_inference']['accuracy_note']
     assert best['mxnet_train_model_step']['img_per_sec'] == 100.0  # not the end-to-end run
-    assert best['mxnet_train_end_to_end']['img_per_sec'] == 80.0
+    assert best['mxnet_train_end_to_end']['img_per_sec'] == 90.0  # --fused-gates
     assert best['torch_train']['img_per_sec'] == 160.0
-    assert ratios['mxnet_end_to_end_train_over_torch_best_train'] == pytest.approx(0.5)
+    assert ratios['mxnet_end_to_end_train_over_torch_best_train'] == pytest.approx(90 / 160)
     assert ratios['mxnet_best_inference_over_torch_best_inference'] == pytest.approx(4.0)
     assert ratios['mxnet_hybrid_over_imperative']['train'] == pytest.approx(2.0)
     relu = [r for r in ratios['atac_over_relu'] if r['model'] == plan.MAIN_MODEL
@@ -369,15 +371,17 @@ def test_profile_summary_sums_kinds_and_shares():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('act_type', ['ChaATAC', 'relu'])
-def test_profile_counts_every_operator_of_a_step(tmp_path, act_type):
+@pytest.mark.parametrize('act_type,fused', [('ChaATAC', False), ('relu', False),
+                                            ('ChaATAC', True)])
+def test_profile_counts_every_operator_of_a_step(tmp_path, act_type, fused):
     """Bulk execution off: each convolution is its own entry, once per step forward and once
-    backward, and the optimizer updates each trainable array once."""
+    backward, and the optimizer updates each trainable array once; fused gates count as the
+    gate's."""
     out = tmp_path / 'profile.json'
     proc = run_module('atac_gluon.benchmark.profile',
                       ['--model', 'cifar_resnet8_v2_atac', '--act-type', act_type,
                        '--batch-size', '4', '--steps', '2', '--cpu-threads', '1', '--out',
-                       str(out)], tmp_path)
+                       str(out)] + (['--fused-gates'] if fused else []), tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())
     net = get_model('cifar_resnet8_v2_atac', classes=10, act_type=act_type, r=2, useReLU=True)
@@ -394,6 +398,11 @@ def test_profile_counts_every_operator_of_a_step(tmp_path, act_type):
     assert rows['nag_mom_update']['calls_per_step'] == arrays
     gate = next(k for k in doc['kinds'] if k['kind'] == 'ATAC gate multiply')
     assert (gate['share'] > 0) == (act_type == 'ChaATAC')
+    assert ('atac_gate' in rows) == fused and ('elemwise_mul' in rows) == (not fused and
+                                                                           act_type == 'ChaATAC')
+    if fused:
+        assert rows['atac_gate']['calls_per_step'] == 7
+        assert rows['_backward_atac_gate']['calls_per_step'] == 7
     assert sum(k['share'] for k in doc['kinds']) == pytest.approx(1.0)
     assert doc['threads'] == 1 and doc['steps'] == 2 and doc['step_ms'] > 0
     assert '| kind | ms/step | share |' in proc.stdout

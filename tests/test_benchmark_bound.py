@@ -59,6 +59,15 @@ def test_every_convolution_gets_a_gradient_and_the_step_is_finite():
         assert np.abs(param.grad().asnumpy()).max() > 0, name
 
 
+def test_fused_gates_are_reduced_alike():
+    from atac_gluon.activations import set_fused_gates
+    net = _net()
+    convs = op_counts(net(mx.sym.var('data')))['Convolution']
+    assert set_fused_gates(net) == 7
+    reduced = op_counts(convolutions_only(net)(mx.sym.var('data')))
+    assert reduced['Convolution'] == convs and 'atac_gate' not in reduced
+
+
 def test_a_global_unit_is_refused():
     with pytest.raises(ValueError, match='broadcast_mul.*useGlobal'):
         convolutions_only(_net(useGlobal=True))

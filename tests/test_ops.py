@@ -78,10 +78,10 @@ def test_build_is_cached_and_keyed(tmp_path, monkeypatch):
 def test_build_failure_is_bad_input_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv('ATAC_GLUON_OPS_CACHE', str(tmp_path / 'cache'))
     monkeypatch.setenv('CXX', str(tmp_path / 'no-such-compiler'))
-    with pytest.raises(BadInput, match='cannot build the atac_int8_gate operator: .*'
+    with pytest.raises(BadInput, match='cannot build the atac_gluon operator library: .*'
                                        'no-such-compiler.*install a C\\+\\+ compiler'):
         ops.build()
     monkeypatch.setenv('CXX', 'g++ -include no-such-header.h')
-    with pytest.raises(BadInput, match='cannot build the atac_int8_gate operator: g\\+\\+ failed'):
+    with pytest.raises(BadInput, match='cannot build the atac_gluon operator library: g\\+\\+ failed'):
         ops.build()
     assert os.listdir(str(tmp_path / 'cache')) == []

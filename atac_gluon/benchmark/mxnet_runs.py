@@ -14,6 +14,7 @@ import time
 import mxnet as mx
 from mxnet import autograd, gluon
 
+from ..activations import set_fused_gates
 from ..models import get_model
 from .bound import convolutions_only
 from .plan import BOUND_CONFIGS, R50_MODEL
@@ -92,11 +93,13 @@ def time_net(net, spec, x, y, learning_rate=None):
 
 
 def run_fp32(spec):
-    """fp32-hybrid (static_alloc, static_shape, as train_cifar --mode hybrid), fp32-imperative;
-    amp-bf16-hybrid in a process where :func:`init_amp` ran first; and the convolutions-only
+    """fp32-hybrid (static_alloc, static_shape, as train_cifar --mode hybrid), fp32-imperative,
+    fp32-hybrid-fused (:func:`atac_gluon.activations.set_fused_gates`); amp-bf16-hybrid in a process where :func:`init_amp` ran first; and the convolutions-only
     bounds (:mod:`atac_gluon.benchmark.bound`), hybridized, trained with learning rate 0 (a
     network without BatchNorm diverges in a few NAG steps at 0.1; the kernels are the same)."""
     net = build_net(spec)
+    if spec['config'].endswith('-fused'):
+        set_fused_gates(net)  # before hybridizing
     bound = spec['config'] in BOUND_CONFIGS
     if bound:
         net = convolutions_only(net)
@@ -115,7 +118,8 @@ def run_fp32(spec):
                           'the network is built): outputs not compared (no fp32 op in that '
                           'process)')
     else:
-        result['note'] = 'fp32'
+        result['note'] = ('fp32, fused gates (atac_gluon.ops atac_gate)'
+                          if spec['config'].endswith('-fused') else 'fp32')
     return result
 
 

@@ -9,7 +9,7 @@ b=3 of the depth scaling) is planned once and listed in both ``sections``.
 import fnmatch
 
 __all__ = ['GROUPS', 'SECTIONS', 'MAIN_MODEL', 'Settings', 'build_plan', 'select', 'spec_key',
-           'cifar_model', 'R50_MODEL', 'BOUND_CONFIGS']
+           'cifar_model', 'R50_MODEL', 'BOUND_CONFIGS', 'E2E_CONFIGS']
 
 MAIN_MODEL = 'cifar_resnet20_v2_atac'
 R50_MODEL = 'resnet50_v1b_atac'
@@ -20,13 +20,15 @@ GROUPS = ('mxnet', 'mxnet-quantized', 'torch', 'torch-compile', 'end-to-end', 'm
 
 #: section -> what it is, for --configs and --list
 SECTIONS = {
-    'mxnet': 'MXNet fp32 ResNet-20 ATAC, hybridized (static_alloc/static_shape) and imperative',
+    'mxnet': 'MXNet fp32 ResNet-20 ATAC, hybridized (static_alloc/static_shape) and '
+             'imperative, and hybridized with fused gates (atac_gluon.ops atac_gate)',
     'quantized': 'MXNet inference through atac_gluon.quantization.quantize_model: fp32 (oneDNN '
                  'fused), int8 (calibrated), int8 with fused ATAC gates (atac_gluon.ops), bf16',
     'amp': 'MXNet AMP bfloat16 (mx.contrib.amp.init before the network is built, own '
            'process; the ATAC product kept float32)',
     'end-to-end': 'a real `python -m atac_gluon.train_cifar` run (digits data, data pipeline '
-                  'included): samples_per_sec of its last epoch',
+                  'included), without and with --fused-gates: samples_per_sec of its last '
+                  'epoch',
     'torch': 'PyTorch twin of ResNet-20 ATAC: eager fp32, channels_last, bf16 autocast',
     'torch-compile': 'PyTorch torch.compile (inductor) fp32',
     'scaling': 'MXNet fp32-hybrid ResNet ATAC of b = 1..5 blocks per stage (depth 8..32)',
@@ -36,7 +38,7 @@ SECTIONS = {
              '(atac_gluon.benchmark.bound), fp32 and AMP bfloat16; not a usable network',
 }
 
-MXNET_CONFIGS = ('fp32-hybrid', 'fp32-imperative')
+MXNET_CONFIGS = ('fp32-hybrid', 'fp32-imperative', 'fp32-hybrid-fused')
 QUANTIZED_CONFIGS = ('quantized-fp32', 'quantized-int8', 'quantized-int8-fused',
                      'quantized-bf16')
 TORCH_CONFIGS = ('fp32-eager', 'fp32-channels_last', 'bf16-autocast',
@@ -48,6 +50,8 @@ BOUND_CONFIG = 'convolutions-only-fp32'
 AMP_BOUND_CONFIG = 'convolutions-only-amp-bf16'
 BOUND_CONFIGS = (BOUND_CONFIG, AMP_BOUND_CONFIG)
 E2E_CONFIG = 'train_cifar-hybrid'
+E2E_FUSED_CONFIG = 'train_cifar-hybrid-fused'  # --fused-gates
+E2E_CONFIGS = (E2E_CONFIG, E2E_FUSED_CONFIG)
 BLOCKS = (1, 2, 3, 4, 5)
 MODES = ('train', 'inference')
 
@@ -145,9 +149,10 @@ def build_plan(settings):
             add('torch-compile', 'torch-compile', 'torch', config, mode, MAIN_MODEL,
                 skip='skipped by --quick (inductor compiles C++ for minutes)'
                 if s.quick else None)
-    add('end-to-end', 'end-to-end', 'mxnet', E2E_CONFIG, 'train', cifar_model(s.e2e_blocks),
-        s.e2e_batch, blocks=s.e2e_blocks, epochs=s.e2e_epochs, warmup=s.e2e_epochs - 1,
-        iterations=1)
+    for config in E2E_CONFIGS:
+        add('end-to-end', 'end-to-end', 'mxnet', config, 'train', cifar_model(s.e2e_blocks),
+            s.e2e_batch, blocks=s.e2e_blocks, epochs=s.e2e_epochs, warmup=s.e2e_epochs - 1,
+            iterations=1)
     add('bound', 'mxnet', 'mxnet', BOUND_CONFIG, 'train', MAIN_MODEL)
     for mode in MODES:
         add('amp', 'mxnet-amp', 'mxnet', AMP_CONFIG, mode, MAIN_MODEL)

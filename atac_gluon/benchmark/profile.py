@@ -32,9 +32,10 @@ __all__ = ['main', 'entry', 'profile_step', 'KINDS']
 #: kind -> the operators it sums (forward and backward); the rest is 'other'
 KINDS = (
     ('convolution', ('Convolution', '_backward_Convolution')),
-    # elemwise_mul for the local unit, broadcast_mul for the global (SE-style) one
+    # elemwise_mul for the local unit, broadcast_mul for the global (SE-style) one; atac_gate
+    # (--fused-gates) also takes the sigmoid
     ('ATAC gate multiply', ('elemwise_mul', '_backward_mul', 'broadcast_mul',
-                            '_backward_broadcast_mul')),
+                            '_backward_broadcast_mul', 'atac_gate', '_backward_atac_gate')),
     ('BatchNorm', ('BatchNorm', '_backward_BatchNorm')),
     ('activations (sigmoid, ReLU)', ('Activation', '_backward_Activation')),
     ('gradient and residual sums', ('add_n', 'elemwise_add', '_backward_elemwise_add')),
@@ -51,6 +52,10 @@ def parse_args(argv):
     parser.add_argument('--model', default=MAIN_MODEL, choices=MODELS)
     parser.add_argument('--act-type', default='ChaATAC', choices=('ChaATAC', 'relu'))
     parser.add_argument('--mode', default='train', choices=('train', 'inference'))
+    parser.add_argument('--fused-gates', action='store_true',
+                        help="the local ATAC units' sigmoid and product in one operator "
+                             '(atac_gluon.activations.set_fused_gates), as train_cifar '
+                             '--fused-gates')
     parser.add_argument('--batch-size', type=int, default=128)
     parser.add_argument('--steps', type=int, default=5, help='profiled steps (after 3 '
                                                                'untimed ones; default 5)')
@@ -68,11 +73,14 @@ def parse_args(argv):
 
 def profile_step(spec, steps, warmup=3):
     """Profile ``steps`` calls of the benchmark's step for ``spec`` (model, act_type, classes,
-    image_size, batch, mode) after ``warmup`` untimed ones. Returns (step seconds measured
+    image_size, batch, mode, fused_gates) after ``warmup`` untimed ones. Returns (step seconds measured
     while profiling, {operator: {'count', 'total_ms'}} over the ``steps``)."""
     import mxnet as mx
     from .mxnet_runs import batch_of, build_net, step_function
     net = build_net(spec)
+    if spec.get('fused_gates'):
+        from ..activations import set_fused_gates
+        set_fused_gates(net)
     net.hybridize(static_alloc=True, static_shape=True)
     x, y = batch_of(spec)
     step, sync = step_function(net, spec, x, y)
@@ -141,6 +149,7 @@ def main(argv=None):
     os.environ['MXNET_EXEC_BULK_EXEC_TRAIN'] = '0'
     os.environ['MXNET_EXEC_BULK_EXEC_INFERENCE'] = '0'
     spec = {'model': args.model, 'act_type': args.act_type, 'mode': args.mode,
+            'fused_gates': args.fused_gates,
             'batch': args.batch_size, 'classes': 1000 if args.model == R50_MODEL else 10,
             'image_size': Settings().r50_size if args.model == R50_MODEL else 32}
     step_seconds, operators = profile_step(spec, args.steps)

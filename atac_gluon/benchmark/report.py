@@ -8,7 +8,7 @@ from importlib import metadata
 
 from ..cpuinfo import cpu_info
 from ..training.threads import available_cores
-from .plan import (AMP_BOUND_CONFIG, AMP_CONFIG, BOUND_CONFIG, BOUND_CONFIGS, E2E_CONFIG,
+from .plan import (AMP_BOUND_CONFIG, AMP_CONFIG, BOUND_CONFIG, BOUND_CONFIGS, E2E_CONFIGS,
                    MAIN_MODEL, R50_MODEL, cifar_model)
 
 __all__ = ['machine_info', 'derive', 'format_table', 'write_json']
@@ -124,9 +124,10 @@ def derive(results, settings):
     main = dict(model=MAIN_MODEL, batch=settings.batch_size, act_type='ChaATAC')
     bounds = [r for r in results if r.get('config') in BOUND_CONFIGS]
     results = [r for r in results if r.get('config') not in BOUND_CONFIGS]
-    model_step = [r for r in results if r.get('config') != E2E_CONFIG]
+    end_to_end = [r for r in results if r.get('config') in E2E_CONFIGS]
+    model_step = [r for r in results if r.get('config') not in E2E_CONFIGS]
     best = {
-        'mxnet_train_end_to_end': _best(results, framework='mxnet', config=E2E_CONFIG),
+        'mxnet_train_end_to_end': _best(end_to_end, framework='mxnet'),
         'mxnet_train_model_step': _best(model_step, framework='mxnet', mode='train', **main),
         'mxnet_inference': _best(results, True, framework='mxnet', mode='inference', **main),
         'torch_train': _best(results, framework='torch', mode='train', **main),

@@ -114,10 +114,11 @@ def run_torch(specs, rec, torch_path):
 
 
 def train_cifar_args(spec, save_dir):
+    fused = ['--fused-gates'] if spec['config'].endswith('-fused') else []
     return ['--dataset', 'digits', '--blocks', str(spec['blocks']), '--act-type', 'ChaATAC',
             '--r', '2', '--useReLU', '--mode', 'hybrid', '--batch-size', str(spec['batch']),
-            '--num-epochs', str(spec['epochs']), '-j', '2', '--save-dir', save_dir,
-            '--save-plot-dir', save_dir, '--save-period', '0']
+            '--num-epochs', str(spec['epochs']), '-j', '2'] + fused + [
+                '--save-dir', save_dir, '--save-plot-dir', save_dir, '--save-period', '0']
 
 
 def run_end_to_end(specs, rec):
@@ -152,8 +153,9 @@ def run_end_to_end(specs, rec):
                     'command': 'python -m atac_gluon.train_cifar ' + ' '.join(
                         args[:-6] + ['--save-dir', 'TMP', '--save-plot-dir', 'TMP',
                                      '--save-period', '0']),
-                    'note': 'end to end (data pipeline, -j 2): samples_per_sec of epoch %d of '
-                            '%d' % (len(records), spec['epochs'])}
+                    'note': 'end to end (data pipeline, -j 2%s): samples_per_sec of epoch %d of '
+                            '%d' % (', --fused-gates' if '--fused-gates' in args else '',
+                                    len(records), spec['epochs'])}
         finally:
             shutil.rmtree(save_dir, ignore_errors=True)
     for spec in specs:

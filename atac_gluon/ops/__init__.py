@@ -1,15 +1,18 @@
-"""MXNet operators of our own, built from the C++ source beside this file with MXNet's external
+"""MXNet operators of our own, built from the C++ sources beside this file with MXNet's external
 operator interface (``include/mxnet/lib_api.h`` and ``src/lib_api.cc``, which the wheel ships)
-and loaded with :func:`mxnet.library.load`.
+and loaded with :func:`mxnet.library.load`. One library holds them all:
 
-``atac_int8_gate`` (``atac_int8_gate.cc``): the ATAC gate ``x * sigmoid(g)`` of an int8 graph in
-one pass over int8 data (see :func:`atac_gluon.quantization.fuse_int8_gates`).
+- ``atac_int8_gate`` (``atac_int8_gate.cc``): the ATAC gate ``x * sigmoid(g)`` of an int8 graph
+  in one pass over int8 data (see :func:`atac_gluon.quantization.fuse_int8_gates`);
+- ``atac_gate`` (``atac_gate.cc``): the same gate in float32 with its gradient, one pass each,
+  for training and inference (see :func:`atac_gluon.activations.set_fused_gates`).
 
 The library is compiled on first use with ``$CXX`` (default ``g++``), ``-O3 -march=native``
-(for this machine's vector units), into a cache directory keyed by the source, MXNet's version,
-the compiler command and this CPU's flags: ``$ATAC_GLUON_OPS_CACHE`` or
-``~/.cache/atac_gluon/ops``. A graph that uses the operator needs it loaded before the graph
-is (``atac_gluon.ops.load()``, or ``mx.library.load`` of the copy an export writes beside it).
+(for this machine's vector units), into a cache directory keyed by the sources, MXNet's
+version, the compiler command and this CPU's flags: ``$ATAC_GLUON_OPS_CACHE`` or
+``~/.cache/atac_gluon/ops``. A graph that uses an operator needs the library loaded before the
+graph is (``atac_gluon.ops.load()``, or ``mx.library.load`` of the copy an export writes beside
+it).
 """
 import hashlib
 import os
@@ -20,11 +23,15 @@ import tempfile
 from ..cpuinfo import cpu_flags
 from ..errors import BadInput
 
-__all__ = ['SOURCE', 'build', 'load', 'library_path']
+__all__ = ['SOURCES', 'build', 'load', 'library_path']
 
-SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'atac_int8_gate.cc')
+SOURCES = tuple(os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+                for name in ('atac_int8_gate.cc', 'atac_gate.cc'))
 LIBRARY_NAME = 'libatac_ops.so'
-FLAGS = ['-shared', '-fPIC', '-std=c++14', '-O3', '-march=native', '-fopenmp']
+# -fno-trapping-math lets GCC vectorize atac_gate's exp (a float-to-int conversion); NaN and
+# infinity keep their meaning (unlike -ffast-math)
+FLAGS = ['-shared', '-fPIC', '-std=c++14', '-O3', '-march=native', '-fopenmp',
+         '-fno-trapping-math']
 
 _loaded = {}
 
@@ -41,10 +48,12 @@ def _compiler():
 def library_path():
     """Where this machine's build of the library is (or will be)."""
     import mxnet
-    with open(SOURCE, 'rb') as f:
-        source = f.read()
-    key = hashlib.sha256(b'\0'.join([
-        source, mxnet.__version__.encode(), ' '.join(_compiler() + FLAGS).encode(),
+    sources = []
+    for path in SOURCES:
+        with open(path, 'rb') as f:
+            sources.append(f.read())
+    key = hashlib.sha256(b'\0'.join(sources + [
+        mxnet.__version__.encode(), ' '.join(_compiler() + FLAGS).encode(),
         ' '.join(sorted(cpu_flags())).encode()])).hexdigest()[:16]
     cache = os.environ.get('ATAC_GLUON_OPS_CACHE') or os.path.join(
         os.path.expanduser('~'), '.cache', 'atac_gluon', 'ops')
@@ -61,21 +70,22 @@ def build():
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as err:
-        raise BadInput('cannot build the atac_int8_gate operator in %s: %s (set '
+        raise BadInput('cannot build the atac_gluon operator library in %s: %s (set '
                        'ATAC_GLUON_OPS_CACHE to a writable directory)' % (folder, err))
     mxnet_dir = _mxnet_dir()
     fd, staged = tempfile.mkstemp(suffix='.so', dir=folder)
     os.close(fd)
-    command = _compiler() + FLAGS + [SOURCE, os.path.join(mxnet_dir, 'src', 'lib_api.cc'),
-                                     '-I', os.path.join(mxnet_dir, 'include'), '-o', staged]
+    command = _compiler() + FLAGS + list(SOURCES) + [
+        os.path.join(mxnet_dir, 'src', 'lib_api.cc'), '-I', os.path.join(mxnet_dir, 'include'),
+        '-o', staged]
     try:
         try:
             proc = subprocess.run(command, capture_output=True, text=True)
         except OSError as err:
-            raise BadInput('cannot build the atac_int8_gate operator: %s: %s (install a C++ '
+            raise BadInput('cannot build the atac_gluon operator library: %s: %s (install a C++ '
                            'compiler or set CXX)' % (command[0], err.strerror))
         if proc.returncode != 0:
-            raise BadInput('cannot build the atac_int8_gate operator: %s failed: %s'
+            raise BadInput('cannot build the atac_gluon operator library: %s failed: %s'
                            % (' '.join(command[:1]), proc.stderr.strip()[-800:]))
         os.replace(staged, path)  # whole or not at all: a concurrent build wins either way
     finally:

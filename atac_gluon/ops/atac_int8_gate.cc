@@ -154,6 +154,6 @@ REGISTER_OP(atac_int8_gate)
 
 MXReturnValue initialize(int version) {
   if (version >= 10900) return MX_SUCCESS;
-  MX_ERROR_MSG << "atac_int8_gate needs MXNet 1.9 or newer, this is " << version;
+  MX_ERROR_MSG << "atac_gluon's operators need MXNet 1.9 or newer, this is " << version;
   return MX_FAIL;
 }

@@ -6,6 +6,8 @@ import hashlib
 import mxnet as mx
 from mxnet import gluon
 
+from ..activations import set_fused_gates
+from ..errors import BadInput
 from ..flops import summary
 from .loop import Training, evaluate, fit
 from .rundir import RunDir
@@ -35,6 +37,8 @@ def run(opt, task):
     if data.classes != task.default_classes(opt):
         net = task.build_model(opt, data.classes)
     notes = task.initialize(net, opt, data.classes, ctx)
+    if opt.fused_gates:
+        notes.append(fuse_gates(net, task.dtype(opt), ctx))
     # every input is checked: only now is anything written
     run_dir = RunDir(opt.save_dir, task.checkpoint_prefix(opt), task.best_stem,
                      identity={k: getattr(opt, k) for k in task.identity_flags},
@@ -73,11 +77,27 @@ def run(opt, task):
     if rank != 0:
         return result
     if opt.export:
+        set_fused_gates(net, False)  # the export needs no operator library
         exported = run_dir.export(net, task.model_name, task.input_shape(opt))
         log.info('exported %s', ', '.join(exported))
     log.info('results in %s: metrics.jsonl, %s, checkpoints; plot %s', opt.save_dir,
              task.log_name(opt), task.plot_path(opt))
     return result
+
+
+def fuse_gates(net, dtype, ctx):
+    """--fused-gates: switch ``net``'s local ChaATAC units to the fused operator (building the
+    library if needed); returns the note to log. BadInput when it cannot apply: float32 on the
+    CPU only, and only to local units."""
+    if dtype != 'float32':
+        raise BadInput('--fused-gates: the fused gate is float32 only, not --dtype %s' % dtype)
+    if any(c.device_type != 'cpu' for c in ctx):
+        raise BadInput('--fused-gates: the fused gate runs on the CPU only, not on %s' % ctx)
+    units = set_fused_gates(net)
+    if not units:
+        raise BadInput('--fused-gates: the network has no local ChaATAC unit to fuse (--act-type '
+                       'ChaATAC without --useGlobal has them)')
+    return 'fused ATAC gates: %d units compute sigmoid and product in atac_gluon.ops' % units
 
 
 def parameters_digest(net):
