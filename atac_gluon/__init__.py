@@ -8,7 +8,7 @@ import importlib
 __version__ = '0.1.0'
 
 _EXPORTS = {
-    'activations': ('ACT_TYPES', 'SELU', 'ChaATAC', 'PReLU', 'create_act'),
+    'activations': ('ACT_TYPES', 'SELU', 'ChaATAC', 'PReLU', 'create_act', 'set_fused_gates'),
     'models': ('GroupNorm', 'BasicBlockV1bATAC', 'BottleneckV1bATAC', 'ResBlockV2ATAC', 'ResNet20V2ATAC',
                'ResNet50_v1bATAC', 'from_gluoncv', 'get_cifar_resnet_atac', 'get_model',
                'get_resnet_v1b_atac', 'list_models', 'load_shared_parameters'),

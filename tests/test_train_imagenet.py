@@ -3,6 +3,7 @@ README recipe's flags together, checkpoints, resume, distillation from a local t
 schedule following the data, --summary without data, and bad input."""
 import math
 import os
+import re
 
 import mxnet as mx
 import pytest
@@ -79,10 +80,12 @@ def test_folder_input_with_distillation_and_pretrained_files(tmp_path):
     proc = run(SCRIPT, RECIPE + ['--data-dir', str(data), '--num-epochs', '2', '--save-dir',
                                  str(out), '--teacher', 'resnet18_v1b', '--teacher-params',
                                  teacher_file, '--hard-weight', '0.5', '--temperature', '5',
-                                 '--pretrained-params', pretrained_file], tmp_path)
+                                 '--pretrained-params', pretrained_file, '--fused-gates'],
+               tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert '18 training samples, 3 classes, 2 batches of 8 per epoch' in proc.stderr
     assert 'distillation from resnet18_v1b' in proc.stderr
+    assert re.search(r'fused ATAC gates: \d+ units', proc.stderr)  # the student's only
     # everything but the 1000-way classifier and the ATAC units comes from the file
     assert 'initialised 265 parameters from %s (2 of another shape kept' % pretrained_file \
         in proc.stderr
