@@ -5,6 +5,8 @@ operators (outputs, every gradient, a few training steps; hybridized, imperative
 contexts); and the scripts' flag end to end."""
 import json
 import os
+import subprocess
+import sys
 
 import mxnet as mx
 import numpy as np
@@ -18,7 +20,7 @@ from atac_gluon.errors import BadInput
 from atac_gluon.models import get_model
 from atac_gluon.training.run import fuse_gates
 
-from .helpers.scripts import records, run
+from .helpers.scripts import offline_env, records, run, script_path
 
 SHAPE = (4, 6, 5, 5)
 
@@ -206,3 +208,16 @@ def test_fused_gates_flag_trains_and_exports_without_the_operator(tmp_path):
     kinds = {node['op'] for node in graph['nodes']}
     assert 'atac_gate' not in kinds and 'elemwise_mul' in kinds
     assert os.path.exists(str(out / 'ResNet20_b_1_ChaATAC.onnx'))
+
+
+def test_without_a_compiler_the_flag_fails_first_and_writes_nothing(tmp_path):
+    env = dict(offline_env(tmp_path), CXX=str(tmp_path / 'no-such-compiler'),
+               ATAC_GLUON_OPS_CACHE=str(tmp_path / 'cache'))
+    proc = subprocess.run([sys.executable, script_path('train_cifar.py')] + DIGITS + [
+        '--fused-gates', '--save-dir', 'run', '--save-plot-dir', 'run'], cwd=str(tmp_path),
+        env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.splitlines()[-1].startswith(
+        'error: --fused-gates: cannot build the atac_gluon operator library: ')
+    assert 'install a C++ compiler' in proc.stderr
+    assert not (tmp_path / 'run').exists()

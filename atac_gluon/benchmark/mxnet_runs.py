@@ -94,8 +94,8 @@ def time_net(net, spec, x, y, learning_rate=None):
 
 def run_fp32(spec):
     """fp32-hybrid (static_alloc, static_shape, as train_cifar --mode hybrid), fp32-imperative,
-    fp32-hybrid-fused (:func:`atac_gluon.activations.set_fused_gates`); amp-bf16-hybrid in a process where :func:`init_amp` ran first; and the convolutions-only
-    bounds (:mod:`atac_gluon.benchmark.bound`), hybridized, trained with learning rate 0 (a
+    fp32-hybrid-fused (:func:`atac_gluon.activations.set_fused_gates`); amp-bf16-hybrid in a
+    process where :func:`init_amp` ran first; and the convolutions-only bounds (:mod:`atac_gluon.benchmark.bound`), hybridized, trained with learning rate 0 (a
     network without BatchNorm diverges in a few NAG steps at 0.1; the kernels are the same)."""
     net = build_net(spec)
     if spec['config'].endswith('-fused'):

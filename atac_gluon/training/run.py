@@ -93,7 +93,10 @@ def fuse_gates(net, dtype, ctx):
         raise BadInput('--fused-gates: the fused gate is float32 only, not --dtype %s' % dtype)
     if any(c.device_type != 'cpu' for c in ctx):
         raise BadInput('--fused-gates: the fused gate runs on the CPU only, not on %s' % ctx)
-    units = set_fused_gates(net)
+    try:
+        units = set_fused_gates(net)
+    except BadInput as err:
+        raise BadInput('--fused-gates: %s' % err) from None
     if not units:
         raise BadInput('--fused-gates: the network has no local ChaATAC unit to fuse (--act-type '
                        'ChaATAC without --useGlobal has them)')
