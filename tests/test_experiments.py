@@ -243,6 +243,18 @@ def test_command_flags_at_smoke_scale():
     assert flags['--lr-decay-epoch'] == '1,1' and '--resume' in flags
 
 
+def test_fused_gates_go_to_the_runs_they_apply_to():
+    fused = {(suite.name, run.name) for suite in SUITES.values() for run in suite.runs
+             if '--fused-gates' in dict(command_flags(run, '/out', fused_gates=True))}
+    assert ('fig8', 'cifar10-atac-b1') in fused and ('ablations', 'cifar10-base') in fused
+    # ReLU and other hosts, global (SE-style) units, float16 ImageNet: MXNet's operators
+    for name in [('fig7', 'cifar10-relu-b1'), ('fig8', 'cifar10-se-b1'),
+                 ('ablations', 'cifar10-global'), ('imagenet', 'atac-resnet50')]:
+        assert name not in fused
+    run = next(r for r in SUITES['fig8'].runs if r.name == 'cifar10-atac-b1')
+    assert '--fused-gates' not in dict(command_flags(run, '/out'))
+
+
 @pytest.mark.slow
 def test_runs_are_skipped_when_finished_and_resumed_when_not(tmp_path, capsys):
     suite = small_suite({'cifar10-atac-b1', 'cifar10-se-b1'})

@@ -130,7 +130,7 @@ def run_suite(suite, root, smoke=False, launcher_args=None, draw=None, **options
     draw : callable, optional
         ``draw(run, save_dir, flags)`` after a run is finished (the gate pictures).
     **options
-        ``epochs``, ``gpus``, ``data_dir``, ``input_bn_from_data`` of
+        ``epochs``, ``gpus``, ``data_dir``, ``input_bn_from_data``, ``fused_gates`` of
         :func:`~atac_gluon.experiments.suites.command_flags`.
 
     Returns

@@ -150,7 +150,7 @@ def _scaled_epochs(text, factor):
 
 
 def command_flags(run, save_dir, epochs=None, gpus=None, data_dir=None, smoke=None,
-                  input_bn_from_data=False, distributed=False):
+                  input_bn_from_data=False, fused_gates=False, distributed=False):
     """The (flag, value) pairs of ``run`` for this invocation.
 
     Parameters
@@ -171,6 +171,9 @@ def command_flags(run, save_dir, epochs=None, gpus=None, data_dir=None, smoke=No
         overrides, and ``max_blocks``.
     input_bn_from_data : bool
         Add ``--input-bn-from-data`` to the CIFAR runs.
+    fused_gates : bool
+        Add ``--fused-gates`` to the runs it applies to: local ChaATAC units trained in
+        float32 (the other runs keep MXNet's operators; the flag would refuse them).
     distributed : bool
         Add ``--kvstore dist_sync`` (the run is started by the launcher).
     """
@@ -205,6 +208,9 @@ def command_flags(run, save_dir, epochs=None, gpus=None, data_dir=None, smoke=No
                 flags[flag] = '%s/rec/%s' % (data_dir.rstrip('/'), name)
     if input_bn_from_data and run.script == 'cifar':
         flags['--input-bn-from-data'] = None
+    if (fused_gates and flags.get('--act-type', 'ChaATAC') == 'ChaATAC'
+            and '--useGlobal' not in flags and flags.get('--dtype', 'float32') == 'float32'):
+        flags['--fused-gates'] = None
     if distributed:
         flags['--kvstore'] = 'dist_sync'
     flags['--save-dir'] = save_dir
