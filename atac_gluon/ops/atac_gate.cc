@@ -44,6 +44,16 @@ inline float sigmoid(float g) {
   return g >= 0.0f ? s : e * s;
 }
 
+// sigmoid(g) and 1 - sigmoid(g) = sigmoid(-g), each without cancellation (1 - s computed from a
+// rounded s near 1 would lose most of its digits)
+inline void sigmoid_pair(float g, float* s, float* one_minus_s) {
+  const float e = exp_nonpositive(-std::fabs(g));
+  const float big = 1.0f / (1.0f + e);
+  const float small = e * big;
+  *s = g >= 0.0f ? big : small;
+  *one_minus_s = g >= 0.0f ? small : big;
+}
+
 // chunks for the threads, a vectorized loop in each
 const int64_t kChunk = 4096;
 
@@ -63,10 +73,11 @@ void gate_backward(const float* __restrict dy, const float* __restrict x,
   for (int64_t begin = 0; begin < n; begin += kChunk) {
     const int64_t end = begin + kChunk < n ? begin + kChunk : n;
     for (int64_t i = begin; i < end; ++i) {
-      const float s = sigmoid(g[i]);
+      float s, one_minus_s;
+      sigmoid_pair(g[i], &s, &one_minus_s);
       const float d = dy[i] * s;
       dx[i] = d;
-      dg[i] = d * x[i] * (1.0f - s);
+      dg[i] = d * x[i] * one_minus_s;
     }
   }
 }
