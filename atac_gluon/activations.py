@@ -121,8 +121,12 @@ def set_fused_gates(net, enabled=True):
     net.apply(lambda block: units.append(block)
               if isinstance(block, ChaATAC) and not block.useGlobal else None)
     if enabled and units:
+        from mxnet import ndarray
         from . import ops
-        ops.load()
+        path = ops.load()
+        if not hasattr(ndarray, 'atac_gate'):  # this process loaded an older library first
+            raise BadInput('the operator library %s loaded in this process has no atac_gate '
+                           '(a copy from an older export?)' % path)
     for unit in units:
         unit.fused_gate = bool(enabled)
     return len(units)

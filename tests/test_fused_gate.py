@@ -228,3 +228,28 @@ def test_without_a_compiler_the_flag_fails_first_and_writes_nothing(tmp_path):
         'error: --fused-gates: cannot build the atac_gluon operator library: ')
     assert 'install a C++ compiler' in proc.stderr
     assert not (tmp_path / 'run').exists()
+
+
+def test_an_older_library_loaded_first_is_named(tmp_path):
+    """A process that loaded an export's copy of a library without atac_gate (the int8 gate
+    alone, as before atac_gate existed) cannot fuse: BadInput names the library."""
+    code = '''
+import mxnet as mx
+from atac_gluon import ops
+from atac_gluon.activations import set_fused_gates
+from atac_gluon.errors import BadInput
+from atac_gluon.models import get_model
+ops.SOURCES = ops.SOURCES[:1]
+path = ops.load()
+net = get_model('cifar_resnet8_v2_atac', classes=10)
+try:
+    set_fused_gates(net)
+except BadInput as err:
+    print('refused:', err)
+'''
+    env = dict(offline_env(tmp_path), ATAC_GLUON_OPS_CACHE=str(tmp_path / 'cache'))
+    proc = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'refused: the operator library %s' % str(tmp_path / 'cache') in proc.stdout
+    assert 'has no atac_gate' in proc.stdout
