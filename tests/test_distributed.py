@@ -5,12 +5,14 @@ import re
 import subprocess
 import sys
 
+import mxnet as mx
 import numpy as np
 import pytest
+from mxnet import gluon
 
 from atac_gluon.data.batches import BatchIterator
 from atac_gluon.errors import BadInput
-from atac_gluon.training.runtime import distributed_kvstore
+from atac_gluon.training.runtime import distributed_kvstore, start_distributed
 from tests.helpers.scripts import ROOT, offline_env, records, run
 
 
@@ -49,6 +51,25 @@ def test_dist_kvstores_need_the_launcher_and_async_is_refused(monkeypatch):
         distributed_kvstore('dist_sync')
     with pytest.raises(BadInput, match='dist_async'):
         distributed_kvstore('dist_async')
+
+
+def test_parameters_reach_the_kvstore_before_the_first_step():
+    """MXNet's Trainer would pull the initial values inside its first step, racing that step's
+    gradient pushpull (a worker then trained from weight = gradient sum). start_distributed
+    leaves nothing for that path, deferred parameters included. Checked on a local kvstore of
+    two contexts (the same Trainer path); the race itself needs the parameter server (the
+    two-worker tests compare the workers' parameters)."""
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Conv2D(4, 3), gluon.nn.Dense(3))  # shapes deferred to the first pass
+    ctx = [mx.cpu(0), mx.cpu(1)]
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1},
+                            kvstore='local', update_on_kvstore=False)
+    start_distributed(net, trainer, (1, 3, 8, 8), 'float32', ctx)
+    assert trainer._kv_initialized and trainer._params_to_init == []
+    for param in net.collect_params().values():
+        first, second = param.list_data()
+        assert param.shape[0] in (4, 3) and np.array_equal(first.asnumpy(), second.asnumpy())
 
 
 DIGITS = ['--dataset', 'digits', '--blocks', '1', '--useReLU', '--mode', 'hybrid', '-j', '0',

@@ -11,7 +11,8 @@ from ..errors import BadInput
 from ..flops import summary
 from .loop import Training, evaluate, fit
 from .rundir import RunDir
-from .runtime import contexts_from_gpus, distributed_kvstore, seed_epoch, setup_logging
+from .runtime import (contexts_from_gpus, distributed_kvstore, seed_epoch, setup_logging,
+                      start_distributed)
 
 __all__ = ['run']
 
@@ -52,8 +53,6 @@ def run(opt, task):
     for note in notes:
         log.info('%s', note)
     task.before_training(net, opt, log)
-    if opt.mode == 'hybrid':
-        net.hybridize(static_alloc=True, static_shape=True)
     # distributed (a kvstore object, not a name): workers update locally from the summed
     # gradients (update_on_kvstore off), so their trainer states can be saved
     distributed = not isinstance(kvstore, str)
@@ -61,6 +60,10 @@ def run(opt, task):
                             kvstore=kvstore, update_on_kvstore=False if distributed else None)
     start = (run_dir.resume(net, trainer, ctx) if opt.resume
              else task.official_start(opt, trainer, log))
+    if distributed:
+        start_distributed(net, trainer, task.input_shape(opt), task.dtype(opt), ctx)
+    if opt.mode == 'hybrid':
+        net.hybridize(static_alloc=True, static_shape=True)
     metrics = task.metrics(data.classes)
 
     def validate():

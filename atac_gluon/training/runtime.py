@@ -11,8 +11,8 @@ import numpy as np
 from ..data.seeds import GLOBAL_STREAM, INIT_STREAM, derived_seed
 from ..errors import BadInput
 
-__all__ = ['contexts_from_gpus', 'distributed_kvstore', 'seed_epoch', 'setup_logging',
-           'Progress']
+__all__ = ['contexts_from_gpus', 'distributed_kvstore', 'start_distributed', 'seed_epoch',
+           'setup_logging', 'Progress']
 
 
 def distributed_kvstore(name):
@@ -35,6 +35,33 @@ def distributed_kvstore(name):
                        '-m atac_gluon.launch -n WORKERS -s SERVERS -- ...' % name)
     kv = mx.kv.create(name)
     return kv, kv.rank, kv.num_workers
+
+
+def start_distributed(net, trainer, input_shape, dtype, ctx):
+    """Send the parameters to the parameter server before the first step, and wait for them.
+
+    MXNet 1.9.1's Trainer does it lazily, inside its first ``step()``: every worker pulls rank
+    0's initial values with an engine operation that does not wait for that step's gradient
+    pushpull of the same key. When the pull reaches the server after both workers' gradients
+    were merged there, that worker's parameter becomes the gradient sum, and the workers never
+    agree again (seen on 2 cores: one array of 134, in about one run in five). Here the pulls
+    are done before any gradient is pushed. Deferred shapes are inferred first (no forward
+    pass: an inference-mode oneDNN convolution reorders its weight in place, and the kvstore
+    aborts on such an array), so that no parameter is left for the lazy path.
+    """
+    deferred = [p for p in net.collect_params().values() if p._deferred_init]
+    if deferred:
+        net.infer_shape(mx.nd.zeros(input_shape, ctx=ctx[0], dtype=dtype))
+        for param in deferred:
+            param._finish_deferred_init()
+    # the Trainer has no public call for this: its own first-step path, taken early
+    if not trainer._kv_initialized:
+        trainer._init_kvstore()
+    trainer._init_params()
+    if trainer._params_to_init:
+        raise RuntimeError('parameters still deferred: %s'
+                           % ', '.join(p.name for p in trainer._params_to_init))
+    mx.nd.waitall()
 
 
 def contexts_from_gpus(gpus, log):
