@@ -60,16 +60,19 @@ def test_parameters_reach_the_kvstore_before_the_first_step():
     two contexts (the same Trainer path); the race itself needs the parameter server (the
     two-worker tests compare the workers' parameters)."""
     net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Conv2D(4, 3), gluon.nn.Dense(3))  # shapes deferred to the first pass
+    net.add(gluon.nn.Conv2D(4, 3), gluon.nn.Dense(3, in_units=144))  # the convolution deferred
     ctx = [mx.cpu(0), mx.cpu(1)]
     net.initialize(mx.init.Xavier(), ctx=ctx)
+    net[1].weight.list_data()[1][:] = 7  # a context that disagrees: the first one's must win
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1},
                             kvstore='local', update_on_kvstore=False)
     start_distributed(net, trainer, (1, 3, 8, 8), 'float32', ctx)
     assert trainer._kv_initialized and trainer._params_to_init == []
+    assert net[0].weight.shape == (4, 3, 3, 3)
     for param in net.collect_params().values():
         first, second = param.list_data()
-        assert param.shape[0] in (4, 3) and np.array_equal(first.asnumpy(), second.asnumpy())
+        assert np.array_equal(first.asnumpy(), second.asnumpy()), param.name
+    assert (net[1].weight.data(ctx[1]).asnumpy() != 7).all()
 
 
 DIGITS = ['--dataset', 'digits', '--blocks', '1', '--useReLU', '--mode', 'hybrid', '-j', '0',
