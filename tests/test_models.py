@@ -206,16 +206,26 @@ def test_registry_names():
 
 
 def test_registered_names_are_explicit_functions():
-    """Each name is a greppable ``def <name>(`` of its module, documented, with the family
-    attributes the command lines read; no registration loop builds names."""
+    """Each name is a greppable ``def <name>(`` of its module, a four-line entry point (decorator,
+    def, one-line docstring, call of the family factory) whose help still documents its
+    parameters (added by the family), with the family attributes the command lines read; no
+    registration loop builds names."""
     import inspect
     from atac_gluon.models import model_factory
     for name in list_models():
         factory = model_factory(name)
         source = inspect.getsource(inspect.getmodule(factory))
-        assert factory.__name__ == name and '\ndef %s(pretrained=False, classes=' % name in source
+        assert factory.__name__ == name
+        assert '\ndef %s(pretrained: bool = False, classes: int = ' % name in source
         assert 'globals()' not in source
+        entry = inspect.getsource(factory).splitlines()
+        assert len(entry) == 4 and entry[0].endswith('_family.variant'), entry
+        assert entry[2].strip().startswith('"""') and entry[2].strip().endswith('"""'), entry
         assert all(word in factory.__doc__ for word in ('Parameters', 'pretrained', 'classes'))
+        family = 'get_cifar_resnet_atac' if name.startswith('cifar') else 'get_resnet_v1b_atac'
+        assert ':func:`%s` arguments (act_type, r, ' % family in factory.__doc__
+        assert 'classes : int, default %d\n' % (10 if family[4] == 'c' else 1000) in \
+            factory.__doc__
         assert len(factory.input_shape) == 4 and factory.dataset and factory.max_act_layers == 4
     for depth in (8, 14, 20, 26, 32):  # the paper's CIFAR depths, blocks 1 to 5
         assert 'cifar_resnet%d_v2_atac' % depth in list_models()

@@ -15,8 +15,6 @@ The structure, kept on purpose (the v1b family in ``imagenet.py`` follows it):
 * models are built by name through one explicit registered function per name (end of the
   module), or for any depth through :func:`get_cifar_resnet_atac`.
 """
-from __future__ import division
-
 import mxnet as mx
 import numpy as np
 from mxnet.gluon.nn import BatchNorm
@@ -25,7 +23,7 @@ from gluoncv.model_zoo.cifarresnet import CIFARBasicBlockV2, CIFARResNetV2
 from ..activations import check_act_type, check_count, create_act
 from ..errors import BadInput
 from .params import InitializeMissing
-from .registry import model_family, refuse_pretrained, register_model
+from .registry import model_family, refuse_pretrained
 
 __all__ = ['ResBlockV2ATAC', 'ResNet20V2ATAC', 'stage_act_types', 'get_cifar_resnet_atac',
            'set_input_bn_statistics', 'MAX_ACT_LAYERS']
@@ -91,9 +89,8 @@ class ResBlockV2ATAC(CIFARBasicBlockV2):
     def __init__(self, act_type, r, skernel, dilation, channels, useReLU, useGlobal, asBackbone,
                  stride, downsample=False, in_channels=0, norm_layer=BatchNorm,
                  norm_kwargs=None, **kwargs):
-        super(ResBlockV2ATAC, self).__init__(channels, stride, downsample=downsample,
-                                             in_channels=in_channels, norm_layer=norm_layer,
-                                             norm_kwargs=norm_kwargs, **kwargs)
+        super().__init__(channels, stride, downsample=downsample, in_channels=in_channels,
+                         norm_layer=norm_layer, norm_kwargs=norm_kwargs, **kwargs)
         with self.name_scope():
             self.msAA1 = create_act(act_type, in_channels, r, useReLU, useGlobal)
             self.msAA2 = create_act(act_type, channels, r, useReLU, useGlobal)
@@ -155,9 +152,8 @@ class ResNet20V2ATAC(InitializeMissing, CIFARResNetV2):
         act_args = dict(r=r, skernel=skernel, dilation=dilation, useReLU=useReLU,
                         useGlobal=useGlobal, asBackbone=asBackbone)
         self._stage_blocks = [self._block_factory(stage_act, act_args) for stage_act in stages]
-        super(ResNet20V2ATAC, self).__init__(None, layers, channels, classes=classes,
-                                             norm_layer=norm_layer, norm_kwargs=norm_kwargs,
-                                             **kwargs)
+        super().__init__(None, layers, channels, classes=classes, norm_layer=norm_layer,
+                         norm_kwargs=norm_kwargs, **kwargs)
         self.act_types = stages + [final]
         # GluonCV hard-codes the final ReLU at features[-4] (before pool and flatten); swap it in
         # place so the structural name (features.<n>) stays the official one.
@@ -176,7 +172,7 @@ class ResNet20V2ATAC(InitializeMissing, CIFARResNetV2):
 
     def _make_layer(self, block, layers, channels, stride, stage_index, in_channels=0,
                     norm_layer=BatchNorm, norm_kwargs=None):
-        return super(ResNet20V2ATAC, self)._make_layer(
+        return super()._make_layer(
             self._stage_blocks[stage_index - 1], layers, channels, stride, stage_index,
             in_channels=in_channels, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
 
@@ -226,15 +222,16 @@ def set_input_bn_statistics(net, mean, var):
     first.running_var.set_data(mx.nd.array(var, dtype=first.running_var.dtype))
 
 
-#: family attributes of every CIFAR factory (see :func:`~atac_gluon.models.model_family`)
+#: the family's attributes, given to :func:`get_cifar_resnet_atac` and every registered name
 cifar_family = model_family(input_shape=(1, 3, 32, 32), dataset='cifar10',
                             max_act_layers=MAX_ACT_LAYERS)
 
 
 @cifar_family
-def get_cifar_resnet_atac(blocks, classes=10, act_type='ChaATAC', r=2, useReLU=True,
-                          useGlobal=False, act_layers=4, replace_act='relu', act_order='bac',
-                          pretrained=False, **kwargs):
+def get_cifar_resnet_atac(blocks: int, classes: int = 10, act_type: str = 'ChaATAC', r: int = 2,
+                          useReLU: bool = True, useGlobal: bool = False, act_layers: int = 4,
+                          replace_act: str = 'relu', act_order: str = 'bac',
+                          pretrained: bool = False, **kwargs) -> ResNet20V2ATAC:
     r"""The paper's CIFAR host with ``blocks`` blocks per stage (depth ``6 * blocks + 2``).
 
     The family factory: any positive ``blocks`` (the training script's ``--blocks``), where the
@@ -264,155 +261,57 @@ def get_cifar_resnet_atac(blocks, classes=10, act_type='ChaATAC', r=2, useReLU=T
 
 # The registered names, one explicit function each (GluonCV/timm style): the paper's depths
 # 8 to 32 (blocks 1 to 5) and GluonCV's cifar_resnet*_v2 ones up to 56. Other depths:
-# get_cifar_resnet_atac(blocks, ...).
-@register_model
-@cifar_family
-def cifar_resnet8_v2_atac(pretrained=False, classes=10, **kwargs):
-    r"""CIFAR pre-activation ResNet-8 (1 block per stage) with ATAC.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 10
-        Number of classes.
-    **kwargs
-        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
-    """
+# get_cifar_resnet_atac(blocks, ...). cifar_family.variant adds the shared Parameters section
+# to each docstring.
+@cifar_family.variant
+def cifar_resnet8_v2_atac(pretrained: bool = False, classes: int = 10, **kwargs) -> ResNet20V2ATAC:
+    """CIFAR pre-activation ResNet-8 (1 block per stage) with ATAC."""
     return get_cifar_resnet_atac(1, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@cifar_family
-def cifar_resnet14_v2_atac(pretrained=False, classes=10, **kwargs):
-    r"""CIFAR pre-activation ResNet-14 (2 blocks per stage) with ATAC.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 10
-        Number of classes.
-    **kwargs
-        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
-    """
+@cifar_family.variant
+def cifar_resnet14_v2_atac(pretrained: bool = False, classes: int = 10, **kwargs) -> ResNet20V2ATAC:
+    """CIFAR pre-activation ResNet-14 (2 blocks per stage) with ATAC."""
     return get_cifar_resnet_atac(2, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@cifar_family
-def cifar_resnet20_v2_atac(pretrained=False, classes=10, **kwargs):
-    r"""CIFAR pre-activation ResNet-20 (3 blocks per stage) with ATAC.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 10
-        Number of classes.
-    **kwargs
-        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
-    """
+@cifar_family.variant
+def cifar_resnet20_v2_atac(pretrained: bool = False, classes: int = 10, **kwargs) -> ResNet20V2ATAC:
+    """CIFAR pre-activation ResNet-20 (3 blocks per stage) with ATAC."""
     return get_cifar_resnet_atac(3, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@cifar_family
-def cifar_resnet26_v2_atac(pretrained=False, classes=10, **kwargs):
-    r"""CIFAR pre-activation ResNet-26 (4 blocks per stage) with ATAC.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 10
-        Number of classes.
-    **kwargs
-        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
-    """
+@cifar_family.variant
+def cifar_resnet26_v2_atac(pretrained: bool = False, classes: int = 10, **kwargs) -> ResNet20V2ATAC:
+    """CIFAR pre-activation ResNet-26 (4 blocks per stage) with ATAC."""
     return get_cifar_resnet_atac(4, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@cifar_family
-def cifar_resnet32_v2_atac(pretrained=False, classes=10, **kwargs):
-    r"""CIFAR pre-activation ResNet-32 (5 blocks per stage) with ATAC.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 10
-        Number of classes.
-    **kwargs
-        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
-    """
+@cifar_family.variant
+def cifar_resnet32_v2_atac(pretrained: bool = False, classes: int = 10, **kwargs) -> ResNet20V2ATAC:
+    """CIFAR pre-activation ResNet-32 (5 blocks per stage) with ATAC."""
     return get_cifar_resnet_atac(5, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@cifar_family
-def cifar_resnet38_v2_atac(pretrained=False, classes=10, **kwargs):
-    r"""CIFAR pre-activation ResNet-38 (6 blocks per stage) with ATAC.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 10
-        Number of classes.
-    **kwargs
-        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
-    """
+@cifar_family.variant
+def cifar_resnet38_v2_atac(pretrained: bool = False, classes: int = 10, **kwargs) -> ResNet20V2ATAC:
+    """CIFAR pre-activation ResNet-38 (6 blocks per stage) with ATAC."""
     return get_cifar_resnet_atac(6, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@cifar_family
-def cifar_resnet44_v2_atac(pretrained=False, classes=10, **kwargs):
-    r"""CIFAR pre-activation ResNet-44 (7 blocks per stage) with ATAC.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 10
-        Number of classes.
-    **kwargs
-        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
-    """
+@cifar_family.variant
+def cifar_resnet44_v2_atac(pretrained: bool = False, classes: int = 10, **kwargs) -> ResNet20V2ATAC:
+    """CIFAR pre-activation ResNet-44 (7 blocks per stage) with ATAC."""
     return get_cifar_resnet_atac(7, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@cifar_family
-def cifar_resnet50_v2_atac(pretrained=False, classes=10, **kwargs):
-    r"""CIFAR pre-activation ResNet-50 (8 blocks per stage) with ATAC.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 10
-        Number of classes.
-    **kwargs
-        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
-    """
+@cifar_family.variant
+def cifar_resnet50_v2_atac(pretrained: bool = False, classes: int = 10, **kwargs) -> ResNet20V2ATAC:
+    """CIFAR pre-activation ResNet-50 (8 blocks per stage) with ATAC."""
     return get_cifar_resnet_atac(8, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@cifar_family
-def cifar_resnet56_v2_atac(pretrained=False, classes=10, **kwargs):
-    r"""CIFAR pre-activation ResNet-56 (9 blocks per stage) with ATAC.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 10
-        Number of classes.
-    **kwargs
-        Further :func:`get_cifar_resnet_atac` arguments (act_type, r, act_layers, ...).
-    """
+@cifar_family.variant
+def cifar_resnet56_v2_atac(pretrained: bool = False, classes: int = 10, **kwargs) -> ResNet20V2ATAC:
+    """CIFAR pre-activation ResNet-56 (9 blocks per stage) with ATAC."""
     return get_cifar_resnet_atac(9, classes=classes, pretrained=pretrained, **kwargs)

@@ -11,8 +11,6 @@ differs (the blocks swap their activation children, :func:`replace_activation`; 
 each stage its block through ``_make_layer``), pinned by the golden-layout test; one explicit
 registered function per name at the end, :func:`get_resnet_v1b_atac` for the family.
 """
-from __future__ import division
-
 import functools
 
 from mxnet.gluon.nn import BatchNorm
@@ -21,7 +19,7 @@ from gluoncv.model_zoo.resnetv1b import BasicBlockV1b, BottleneckV1b, ResNetV1b
 from ..activations import check_act_type, check_count, create_act
 from ..errors import BadInput
 from .params import InitializeMissing
-from .registry import model_family, refuse_pretrained, register_model
+from .registry import model_family, refuse_pretrained
 
 __all__ = ['BasicBlockV1bATAC', 'BottleneckV1bATAC', 'ResNet50_v1bATAC', 'get_resnet_v1b_atac',
            'MAX_ACT_LAYERS']
@@ -68,7 +66,7 @@ class BasicBlockV1bATAC(BasicBlockV1b):
     def __init__(self, act_type, r, planes, strides=1, dilation=1, downsample=None,
                  previous_dilation=1, norm_layer=BatchNorm, norm_kwargs=None, useReLU=True,
                  useGlobal=False, **kwargs):
-        super(BasicBlockV1bATAC, self).__init__(
+        super().__init__(
             planes, strides=strides, dilation=dilation, downsample=downsample,
             previous_dilation=previous_dilation, norm_layer=norm_layer, norm_kwargs=norm_kwargs,
             **kwargs)
@@ -98,7 +96,7 @@ class BottleneckV1bATAC(BottleneckV1b):
     def __init__(self, act_type, r, planes, strides=1, dilation=1, downsample=None,
                  previous_dilation=1, norm_layer=BatchNorm, norm_kwargs=None, last_gamma=False,
                  useReLU=True, useGlobal=False, **kwargs):
-        super(BottleneckV1bATAC, self).__init__(
+        super().__init__(
             planes, strides=strides, dilation=dilation, downsample=downsample,
             previous_dilation=previous_dilation, norm_layer=norm_layer, norm_kwargs=norm_kwargs,
             last_gamma=last_gamma, **kwargs)
@@ -152,7 +150,7 @@ class ResNet50_v1bATAC(InitializeMissing, ResNetV1b):
                           for s in range(len(layers))]
         self._stage_blocks = [self._block_factory(block, stage_act, r, useReLU, useGlobal)
                               for stage_act in self.act_types]
-        super(ResNet50_v1bATAC, self).__init__(
+        super().__init__(
             block, layers, classes=classes, dilated=dilated, norm_layer=norm_layer,
             norm_kwargs=norm_kwargs, last_gamma=last_gamma, deep_stem=deep_stem,
             stem_width=stem_width, avg_down=avg_down, final_drop=final_drop,
@@ -165,23 +163,25 @@ class ResNet50_v1bATAC(InitializeMissing, ResNetV1b):
         return make
 
     def _make_layer(self, stage_index, block, planes, blocks, **kwargs):
-        return super(ResNet50_v1bATAC, self)._make_layer(
+        return super()._make_layer(
             stage_index, self._stage_blocks[stage_index - 1], planes, blocks, **kwargs)
 
 
+#: depth -> (block, blocks per stage): GluonCV's ResNet-v1b spec, of every registered name
 _DEPTHS = {18: (BasicBlockV1bATAC, [2, 2, 2, 2]), 34: (BasicBlockV1bATAC, [3, 4, 6, 3]),
            50: (BottleneckV1bATAC, [3, 4, 6, 3]), 101: (BottleneckV1bATAC, [3, 4, 23, 3]),
            152: (BottleneckV1bATAC, [3, 8, 36, 3])}
 
 
-#: family attributes of every ImageNet factory (see :func:`~atac_gluon.models.model_family`)
+#: the family's attributes, given to :func:`get_resnet_v1b_atac` and every registered name
 imagenet_family = model_family(input_shape=(1, 3, 224, 224), dataset='imagenet',
                                max_act_layers=MAX_ACT_LAYERS)
 
 
 @imagenet_family
-def get_resnet_v1b_atac(depth, act_type='ChaATAC', r=2, act_layers=2, classes=1000,
-                        pretrained=False, **kwargs):
+def get_resnet_v1b_atac(depth: int, act_type: str = 'ChaATAC', r: int = 2, act_layers: int = 2,
+                        classes: int = 1000, pretrained: bool = False,
+                        **kwargs) -> ResNet50_v1bATAC:
     r"""ResNet-v1b of ``depth`` layers with ATAC in the last ``act_layers`` stages.
 
     Parameters
@@ -205,87 +205,32 @@ def get_resnet_v1b_atac(depth, act_type='ChaATAC', r=2, act_layers=2, classes=10
 
 
 # The registered names, one explicit function each (GluonCV/timm style), GluonCV's depths.
-@register_model
-@imagenet_family
-def resnet18_v1b_atac(pretrained=False, classes=1000, **kwargs):
-    r"""ResNet-18 v1b (basic blocks, [2, 2, 2, 2]) with ATAC in the last stages.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 1000
-        Number of classes.
-    **kwargs
-        Further :func:`get_resnet_v1b_atac` arguments (act_type, r, act_layers, last_gamma, ...).
-    """
+# imagenet_family.variant adds the shared Parameters section to each docstring.
+@imagenet_family.variant
+def resnet18_v1b_atac(pretrained: bool = False, classes: int = 1000, **kwargs) -> ResNet50_v1bATAC:
+    """ResNet-18 v1b (basic blocks, [2, 2, 2, 2]) with ATAC in the last stages."""
     return get_resnet_v1b_atac(18, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@imagenet_family
-def resnet34_v1b_atac(pretrained=False, classes=1000, **kwargs):
-    r"""ResNet-34 v1b (basic blocks, [3, 4, 6, 3]) with ATAC in the last stages.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 1000
-        Number of classes.
-    **kwargs
-        Further :func:`get_resnet_v1b_atac` arguments (act_type, r, act_layers, last_gamma, ...).
-    """
+@imagenet_family.variant
+def resnet34_v1b_atac(pretrained: bool = False, classes: int = 1000, **kwargs) -> ResNet50_v1bATAC:
+    """ResNet-34 v1b (basic blocks, [3, 4, 6, 3]) with ATAC in the last stages."""
     return get_resnet_v1b_atac(34, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@imagenet_family
-def resnet50_v1b_atac(pretrained=False, classes=1000, **kwargs):
-    r"""ResNet-50 v1b (bottlenecks, [3, 4, 6, 3]) with ATAC in the last stages, the paper's
-    ImageNet model.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 1000
-        Number of classes.
-    **kwargs
-        Further :func:`get_resnet_v1b_atac` arguments (act_type, r, act_layers, last_gamma, ...).
-    """
+@imagenet_family.variant
+def resnet50_v1b_atac(pretrained: bool = False, classes: int = 1000, **kwargs) -> ResNet50_v1bATAC:
+    """ResNet-50 v1b (bottlenecks, [3, 4, 6, 3]) with ATAC, the paper's ImageNet model."""
     return get_resnet_v1b_atac(50, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@imagenet_family
-def resnet101_v1b_atac(pretrained=False, classes=1000, **kwargs):
-    r"""ResNet-101 v1b (bottlenecks, [3, 4, 23, 3]) with ATAC in the last stages.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 1000
-        Number of classes.
-    **kwargs
-        Further :func:`get_resnet_v1b_atac` arguments (act_type, r, act_layers, last_gamma, ...).
-    """
+@imagenet_family.variant
+def resnet101_v1b_atac(pretrained: bool = False, classes: int = 1000, **kwargs) -> ResNet50_v1bATAC:
+    """ResNet-101 v1b (bottlenecks, [3, 4, 23, 3]) with ATAC in the last stages."""
     return get_resnet_v1b_atac(101, classes=classes, pretrained=pretrained, **kwargs)
 
 
-@register_model
-@imagenet_family
-def resnet152_v1b_atac(pretrained=False, classes=1000, **kwargs):
-    r"""ResNet-152 v1b (bottlenecks, [3, 8, 36, 3]) with ATAC in the last stages.
-
-    Parameters
-    ----------
-    pretrained : bool
-        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
-    classes : int, default 1000
-        Number of classes.
-    **kwargs
-        Further :func:`get_resnet_v1b_atac` arguments (act_type, r, act_layers, last_gamma, ...).
-    """
+@imagenet_family.variant
+def resnet152_v1b_atac(pretrained: bool = False, classes: int = 1000, **kwargs) -> ResNet50_v1bATAC:
+    """ResNet-152 v1b (bottlenecks, [3, 8, 36, 3]) with ATAC in the last stages."""
     return get_resnet_v1b_atac(152, classes=classes, pretrained=pretrained, **kwargs)

@@ -1,9 +1,12 @@
 """Model registry: factories registered by name, GluonCV-style ``get_model``."""
+import inspect
+import textwrap
+from typing import List
 
 from ..errors import BadInput
 
-__all__ = ['register_model', 'model_family', 'get_model', 'list_models', 'canonical_name',
-           'model_factory', 'refuse_pretrained']
+__all__ = ['register_model', 'model_family', 'ModelFamily', 'get_model', 'list_models',
+           'canonical_name', 'model_factory', 'refuse_pretrained']
 
 _MODELS = {}
 
@@ -20,9 +23,27 @@ def register_model(factory):
     return factory
 
 
-def model_family(input_shape, dataset, max_act_layers):
-    """Decorator giving a factory the attributes of its family (see :func:`register_model`);
-    returns the factory unchanged otherwise.
+#: the Parameters section of every registered variant (one per family, filled in by
+#: :meth:`ModelFamily.variant`)
+_VARIANT_PARAMETERS = """
+
+    Parameters
+    ----------
+    pretrained : bool
+        Must be False: no pretrained ATAC weights are published (BadInput otherwise).
+    classes : int, default {classes}
+        Number of classes.
+    **kwargs
+{further}
+"""
+
+
+class ModelFamily:
+    """The attributes a family's factories share, and the decorators that give them.
+
+    Decorating the family factory (``@family``) gives it the attributes; decorating a variant
+    (``@family.variant``) gives it the attributes too, registers it, and completes its one-line
+    docstring with the Parameters section the variants share.
 
     Parameters
     ----------
@@ -33,15 +54,61 @@ def model_family(input_shape, dataset, max_act_layers):
     max_act_layers : int
         The largest meaningful ``act_layers`` of the family.
     """
-    def mark(factory):
-        factory.input_shape = tuple(input_shape)
-        factory.dataset = dataset
-        factory.max_act_layers = max_act_layers
+
+    def __init__(self, input_shape, dataset, max_act_layers):
+        self.input_shape = tuple(input_shape)
+        self.dataset = dataset
+        self.max_act_layers = max_act_layers
+        self.factory = None
+
+    def __call__(self, factory):
+        """Mark ``factory`` as the family factory; returns it unchanged otherwise."""
+        self.factory = self._mark(factory)
         return factory
-    return mark
+
+    def variant(self, factory):
+        """Register ``factory`` (a short function calling the family factory) with the family
+        attributes and the shared Parameters section; returns it."""
+        if self.factory is None:
+            raise ValueError('define the family factory before its variant %s'
+                             % factory.__name__)
+        if factory.__doc__ is not None:  # None under python -OO
+            signature = inspect.signature(self.factory)
+            names = [name for name, param in list(signature.parameters.items())[1:]
+                     if param.kind is param.POSITIONAL_OR_KEYWORD
+                     and name not in ('classes', 'pretrained')]
+            further = textwrap.fill('Further :func:`%s` arguments (%s, ...).' % (
+                self.factory.__name__, ', '.join(names)), 92, initial_indent=' ' * 8,
+                subsequent_indent=' ' * 8)
+            factory.__doc__ = factory.__doc__.rstrip() + _VARIANT_PARAMETERS.format(
+                classes=inspect.signature(factory).parameters['classes'].default,
+                further=further)
+        return register_model(self._mark(factory))
+
+    def _mark(self, factory):
+        factory.input_shape = self.input_shape
+        factory.dataset = self.dataset
+        factory.max_act_layers = self.max_act_layers
+        return factory
 
 
-def get_model(name, **kwargs):
+def model_family(input_shape, dataset, max_act_layers):
+    """The :class:`ModelFamily` decorator of a family: ``@family`` on its family factory,
+    ``@family.variant`` on each registered name.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        One input batch, N x C x H x W (default of export and summary).
+    dataset : str
+        Default preprocessing of predict (``'cifar10'``, ``'imagenet'``).
+    max_act_layers : int
+        The largest meaningful ``act_layers`` of the family.
+    """
+    return ModelFamily(input_shape, dataset, max_act_layers)
+
+
+def get_model(name: str, **kwargs):
     """Build the registered model ``name`` (case-insensitive), e.g. ``cifar_resnet20_v2_atac``.
 
     Parameters
@@ -54,7 +121,7 @@ def get_model(name, **kwargs):
     return model_factory(name)(**kwargs)
 
 
-def canonical_name(name):
+def canonical_name(name: str) -> str:
     """The registered spelling (lower case) of model ``name``, whatever its case; BadInput
     listing the valid names if there is no such model."""
     key = str(name).lower()
@@ -76,6 +143,6 @@ def refuse_pretrained(pretrained, name):
                        'convert a pretrained GluonCV model with from_gluoncv' % name)
 
 
-def list_models():
+def list_models() -> List[str]:
     """Names of all registered models, sorted."""
     return sorted(_MODELS)
