@@ -1,9 +1,15 @@
 """atac-gluon: Attention as Activation (Dai et al., arXiv 2007.07729) in MXNet/Gluon.
 
 Public names are imported on first use, so that ``atac_gluon.training.threads`` can set the
-OpenMP thread count before anything imports mxnet.
+OpenMP thread count before anything imports mxnet. Importing the package installs
+:mod:`atac_gluon.compat`'s hook first: MXNet and GluonCV then import on Python 3.9-3.13, NumPy 1
+and 2, with PyTorch 2 beside them.
 """
 import importlib
+
+from . import compat
+
+compat.install()
 
 __version__ = '0.1.0'
 

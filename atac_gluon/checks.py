@@ -19,7 +19,7 @@ def _finite(value):
     return isinstance(value, numbers.Real) and math.isfinite(value)
 
 
-class Rule(object):
+class Rule:
     """A range a numeric flag must lie in: ``text`` says it ("a positive integer"), ``test``
     tells whether a value does."""
 

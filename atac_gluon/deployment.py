@@ -1,20 +1,20 @@
 """Deployment files: MXNet symbol graphs (``<prefix>-symbol.json`` + ``<prefix>-0000.params``,
 input named ``data``) and ONNX (``<prefix>.onnx``: input ``data`` of any batch size, the
 weights as initializers). The command line is :mod:`atac_gluon.export`; the training scripts'
-``--export`` uses :func:`export_all`.
+``--export`` uses :func:`export_all`; :func:`save_block` writes a SymbolBlock (the graphs of
+``--quantize``).
 """
 import collections
 import importlib
-import os
 import shutil
-import tempfile
 
 import mxnet as mx
 import numpy as np
 
-from .errors import BadInput, WriteFailed
+from .errors import BadInput
+from .files import write_staged
 
-__all__ = ['export_symbol', 'export_onnx', 'export_all', 'write_staged', 'require_onnx']
+__all__ = ['export_symbol', 'export_onnx', 'export_all', 'require_onnx', 'save_block']
 
 
 def export_symbol(net, prefix, input_shape, ctx=None):
@@ -186,28 +186,28 @@ def export_all(net, prefix, input_shape, onnx=True):
     return write_staged(prefix, write)
 
 
-def write_staged(prefix, write):
-    """Write a set of files ``<prefix><suffix>`` all or none: ``write(staged)`` writes them as
-    ``<staged><suffix>`` in a temporary directory beside ``prefix`` and returns their paths,
-    which are then renamed into place (a failure or a kill leaves no partial set under the
-    final names). A write error (disk full, unwritable directory) is WriteFailed. Returns the
-    final paths."""
-    out_dir = os.path.dirname(os.path.abspath(prefix))
-    try:
-        staging = tempfile.mkdtemp(prefix='export.partial.', dir=out_dir)
-    except OSError as err:
-        raise WriteFailed('cannot write the export in %s (%s)' % (out_dir, err.strerror)) from None
-    try:
-        staged = os.path.join(staging, os.path.basename(prefix))
-        files = write(staged)
-        final = [prefix + path[len(staged):] for path in files]
-        for path, target in zip(files, final):
-            os.replace(path, target)
-    except OSError as err:
-        raise WriteFailed('cannot write the export %s (%s)' % (prefix, err.strerror)) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
+def save_block(block, prefix, extra=None, copies=None):
+    """Write a SymbolBlock (e.g. a quantized graph) as ``<prefix>-symbol.json`` and
+    ``<prefix>-0000.params`` (and each ``extra`` {suffix: text} as ``<prefix><suffix>``, each
+    ``copies`` {suffix: file} copied to ``<prefix><suffix>``), all or none
+    (:func:`~atac_gluon.files.write_staged`). Returns the paths."""
+    def write(staged):
+        sym = block(mx.sym.var('data'))
+        sym.save(staged + '-symbol.json', remove_amp_cast=False)  # bf16 needs its casts
+        auxs = set(sym.list_auxiliary_states())
+        params = {('aux:%s' if name in auxs else 'arg:%s') % name: param._reduce()
+                  for name, param in block.collect_params().items()}
+        mx.nd.save(staged + '-0000.params', params)
+        files = [staged + '-symbol.json', staged + '-0000.params']
+        for suffix, text in (extra or {}).items():
+            with open(staged + suffix, 'w') as f:
+                f.write(text)
+            files.append(staged + suffix)
+        for suffix, source in (copies or {}).items():
+            shutil.copyfile(source, staged + suffix)
+            files.append(staged + suffix)
+        return files
+    return write_staged(prefix, write)
 
 
 def _unit_fixed_gammas(net):

@@ -80,10 +80,11 @@ def add_quantize_flags(parser):
     group.add_argument('--calib-dataset', default=None, metavar='NAME',
                        help='data set of the calibration (its training split) and of the '
                             'accuracy report (its validation split): cifar10, cifar100, digits, '
-                            'imagenet (image folders, --calib-data-dir)')
+                            'fashion-mnist, imagenet (image folders, --calib-data-dir)')
     group.add_argument('--calib-data-dir', default=None, metavar='DIR',
-                       help='where the data set is: CIFAR files (default MXNet\'s directory) or '
-                            'the ImageNet folders DIR/train/<class>/*, DIR/val/<class>/*')
+                       help='where the data set is: CIFAR files (default MXNet\'s directory), '
+                            'Fashion-MNIST\'s IDX files (default Debian\'s) or the ImageNet '
+                            'folders DIR/train/<class>/*, DIR/val/<class>/*')
     group.add_argument('--num-calib-batches', type=int, default=None, metavar='N',
                        help='calibration batches (default %d)'
                             % _QUANTIZE_DEFAULTS['num_calib_batches'])
@@ -110,7 +111,8 @@ def check_quantize_flags(args):
             if getattr(args, dest) is not None:
                 raise BadInput('--%s needs --quantize' % dest.replace('_', '-'))
         return
-    from .quantization import CALIB_DATASETS, CALIB_MODES, MODES, QUANTIZE_MODES
+    from .data.pipelines import CALIB_DATASETS
+    from .quantization import CALIB_MODES, MODES, QUANTIZE_MODES
     _check_choice('--quantize', args.quantize, MODES)
     if args.onnx:
         raise BadInput('--onnx exports the float32 graph: MXNet cannot convert a --quantize '
@@ -147,8 +149,11 @@ def export_quantized_main(args, shape):
     """``--quantize``: calibrate, export, report; prints the paths and the accuracy line."""
     import mxnet as mx
     from . import ops
-    from .quantization import (calibration_data, evaluate_accuracy, float_layers, graph_ops,
-                               quantize_model, require_bf16, save_block)
+    from .data.pipelines import calibration_data
+    from .deployment import save_block
+    from .evaluation import evaluate_accuracy
+    from .onednn import require_bf16
+    from .quantization import float_layers, graph_ops, quantize_model
     check_quantize_flags(args)
     if args.quantize == 'bf16':
         require_bf16()  # before any data is read

@@ -89,7 +89,7 @@ def count(net, *inputs):
     return rows, totals
 
 
-def summary(net, *inputs, print_fn=print):
+def summary(net: HybridBlock, *inputs, print_fn=print) -> dict:
     """Print the per-layer table and the lines ``Total FLOPs: N``, ``Total params: N``,
     ``Trainable params: N``, ``Non-trainable params: N``; return the totals.
 

@@ -19,6 +19,8 @@ from PIL import Image
 from .data.batches import to_normalized_nchw
 from .data.cifar import CIFAR_MEAN, CIFAR_STD
 from .data.digits import digits_normalization
+from .data.fashion_mnist import (FASHION_MNIST, FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN,
+                                 FASHION_MNIST_STD, to_network_images)
 from .data.imagenet import DEFAULT_CROP_RATIO, folder_val_transform
 from .cli import add_model_flags, check_model_flags, load_model
 from .errors import BadInput, run_main
@@ -28,7 +30,7 @@ __all__ = ['preprocess', 'class_names', 'predict']
 
 CIFAR10_NAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
                  'truck')
-DATASETS = ('cifar10', 'cifar100', 'digits', 'imagenet')
+DATASETS = ('cifar10', 'cifar100', 'digits', FASHION_MNIST, 'imagenet')
 #: the largest image decoded (width x height): 64 megapixels, about 200 MB as RGB
 MAX_IMAGE_PIXELS = 1 << 26
 # first bytes of the formats Pillow reads: such a file Pillow cannot open is corrupt
@@ -91,7 +93,9 @@ def preprocess(image, dataset, input_size=224, crop_ratio=DEFAULT_CROP_RATIO):
         RGB uint8 HWC image.
     dataset : str
         cifar10 / cifar100 (32x32, CIFAR normalisation; other sizes are resized to 32x32),
-        digits (grey, 32x32, standardised as the training split), imagenet (resize, centre crop,
+        digits (grey, 32x32, standardised as the training split), fashion-mnist (grey, resized
+        to 28x28, padded to 32x32 with black, 3 channels, the data set's normalisation: the
+        articles are light on black, as in the data set), imagenet (resize, centre crop,
         ImageNet normalisation: the official validation transform).
     input_size, crop_ratio
         ImageNet validation geometry.
@@ -99,6 +103,12 @@ def preprocess(image, dataset, input_size=224, crop_ratio=DEFAULT_CROP_RATIO):
     if dataset == 'imagenet':
         return folder_val_transform(input_size, crop_ratio)(mx.nd.array(image, dtype='uint8')) \
             .expand_dims(0).asnumpy()
+    if dataset == FASHION_MNIST:
+        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+        if grey.shape != (28, 28):
+            grey = cv2.resize(grey, (28, 28), interpolation=cv2.INTER_AREA)
+        return to_normalized_nchw(to_network_images(grey[None]), FASHION_MNIST_MEAN,
+                                  FASHION_MNIST_STD)
     if image.shape[:2] != (32, 32):
         image = cv2.resize(np.ascontiguousarray(image), (32, 32), interpolation=cv2.INTER_AREA)
     if dataset == 'digits':
@@ -110,7 +120,7 @@ def preprocess(image, dataset, input_size=224, crop_ratio=DEFAULT_CROP_RATIO):
 
 def class_names(classes, dataset, classes_file=None):
     """Names of the ``classes`` outputs: from ``classes_file`` (one per line), else the
-    dataset's (CIFAR-10, digits, ImageNet-1k), else ``class <i>``."""
+    dataset's (CIFAR-10, digits, Fashion-MNIST, ImageNet-1k), else ``class <i>``."""
     if classes_file:
         if not os.path.isfile(classes_file):
             raise BadInput('--classes-file %s: no such file' % classes_file)
@@ -124,6 +134,8 @@ def class_names(classes, dataset, classes_file=None):
         return list(CIFAR10_NAMES)
     if dataset == 'digits' and classes == 10:
         return [str(i) for i in range(10)]
+    if dataset == FASHION_MNIST and classes == len(FASHION_MNIST_CLASSES):
+        return list(FASHION_MNIST_CLASSES)
     if dataset == 'imagenet' and classes == 1000:
         from gluoncv.data import ImageNet1kAttr
         return list(ImageNet1kAttr().classes)

@@ -18,10 +18,12 @@ if __name__ == '__main__':  # python -m: before mxnet is imported
 import argparse  # noqa: E402
 import os  # noqa: E402
 
+from .checks import NON_NEGATIVE_INT  # noqa: E402
 from .errors import BadInput, run_main  # noqa: E402
 from .models.cifar import MAX_ACT_LAYERS  # noqa: E402
 from .training.flags import add_official_flags, add_run_flags, check_run_flags  # noqa: E402
 from .training.run import run  # noqa: E402
+from .training.spec import CIFAR_CLASSES, cifar_spec  # noqa: E402
 from .training.tasks import CifarTask  # noqa: E402
 
 
@@ -42,7 +44,9 @@ def parse_args(argv):
     parser.add_argument('--useReLU', action=argparse.BooleanOptionalAction, default=False,
                         help='ChaATAC inner ReLU (default: off, as the official flag)')
     parser.add_argument('--dataset', type=str, default='cifar10',
-                        help='cifar10, cifar100 or digits (scikit-learn digits, no download)')
+                        help='cifar10, cifar100, digits (scikit-learn digits, no download) or '
+                             'fashion-mnist (IDX files: --data-dir, default Debian\'s '
+                             '/usr/share/datasets/fashion-mnist)')
     parser.add_argument('--gpus', type=str, default='0',
                         help='GPU ids such as 1,3; without GPUs as many CPU contexts')
     parser.add_argument('--drop-rate', type=float, default=0.0,
@@ -54,8 +58,15 @@ def parse_args(argv):
                         help='the path to save the history plot')
     # new flags
     parser.add_argument('--data-dir', type=str, default=None,
-                        help='CIFAR files (binary or python release, folders or .tar.gz); '
-                             "default: MXNet's dataset directory")
+                        help='CIFAR files (binary or python release, folders or .tar.gz; '
+                             "default: MXNet's dataset directory) or Fashion-MNIST's IDX files "
+                             '(gzipped or not; default /usr/share/datasets/fashion-mnist)')
+    parser.add_argument('--train-subset', type=int, default=0, metavar='N',
+                        help='train on N images of the training split, the first of each class '
+                             'in turn (default 0: all)')
+    parser.add_argument('--val-subset', type=int, default=0, metavar='N',
+                        help='validate on N images of the validation split, chosen alike '
+                             '(default 0: all)')
     parser.add_argument('--fine-label', action='store_true',
                         help='CIFAR-100: train on the 100 fine labels (default: the 20 coarse '
                              'labels, as the official script did)')
@@ -77,16 +88,18 @@ def check_flags(opt):
     if opt.model.lower() != 'atac':  # case-insensitive, as model names everywhere
         raise BadInput("--model must be 'atac', got %r" % opt.model)
     opt.model = 'atac'
-    if opt.dataset not in CifarTask.DATASETS:
+    if opt.dataset not in CIFAR_CLASSES:
         raise BadInput('--dataset must be one of %s, got %r'
-                       % (', '.join(CifarTask.DATASETS), opt.dataset))
+                       % (', '.join(CIFAR_CLASSES), opt.dataset))
+    for flag in ('train_subset', 'val_subset'):
+        NON_NEGATIVE_INT.check('--' + flag.replace('_', '-'), getattr(opt, flag))
     if opt.data_dir and not os.path.exists(opt.data_dir):
         raise BadInput('--data-dir %s: no such directory or archive' % opt.data_dir)
 
 
 def main(argv=None):
     opt = parse_args(argv)
-    run(opt, CifarTask(opt))
+    run(cifar_spec(opt), CifarTask.from_flags(opt))
 
 
 def entry():

@@ -23,6 +23,7 @@ from .errors import BadInput, run_main  # noqa: E402
 from .models.imagenet import MAX_ACT_LAYERS  # noqa: E402
 from .training.flags import add_official_flags, add_run_flags, check_run_flags  # noqa: E402
 from .training.run import run  # noqa: E402
+from .training.spec import imagenet_spec  # noqa: E402
 from .training.tasks import ImageNetTask  # noqa: E402
 
 LR_MODES = ('step', 'poly', 'cosine', 'linear', 'constant')
@@ -134,7 +135,7 @@ def check_flags(opt):
 
 def main(argv=None):
     opt = parse_args(argv)
-    run(opt, ImageNetTask(opt))
+    run(imagenet_spec(opt), ImageNetTask.from_flags(opt))
 
 
 def entry():

@@ -26,10 +26,11 @@ from .checks import NON_NEGATIVE_INT, check_output_dir
 from .cli import add_model_flags, check_model_flags, load_model
 from .data.cifar import CIFAR_MEAN, CIFAR_STD
 from .data.digits import digits_normalization
+from .data.fashion_mnist import FASHION_MNIST, FASHION_MNIST_MEAN, FASHION_MNIST_STD
 from .data.imagenet import FOLDER_MEAN, FOLDER_STD
 from .errors import BadInput, WriteFailed, run_main
+from .files import atomic_write
 from .predict import add_image_flags, class_names, read_batch
-from .training.checkpoint import fsync, write_durably
 
 __all__ = ['Gate', 'atac_units', 'gate_maps', 'check_channel', 'network_view', 'color_range',
            'draw_gates', 'main']
@@ -114,7 +115,9 @@ def network_view(x, dataset):
     if dataset == 'digits':
         mean, std = digits_normalization()
     else:
-        mean, std = (FOLDER_MEAN, FOLDER_STD) if dataset == 'imagenet' else (CIFAR_MEAN, CIFAR_STD)
+        mean, std = {'imagenet': (FOLDER_MEAN, FOLDER_STD),
+                     FASHION_MNIST: (FASHION_MNIST_MEAN, FASHION_MNIST_STD)}.get(
+                         dataset, (CIFAR_MEAN, CIFAR_STD))
         mean, std = np.reshape(mean, (3, 1, 1)), np.reshape(std, (3, 1, 1))
     return np.clip(x * std + mean, 0, 1).transpose(1, 2, 0)
 
@@ -234,8 +237,7 @@ def draw_gates(image, gates, path, title, channel=None, full_scale=False):
                      '' if (low, high) == (0.0, 1.0) else ', scale fitted to the maps'))
     fig.suptitle(title, fontsize=11, wrap=True)
     try:
-        write_durably(path, lambda tmp: fig.savefig(tmp, format='png', dpi=100))
-        fsync(os.path.dirname(os.path.abspath(path)))
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format='png', dpi=100))
     except OSError as err:
         raise WriteFailed('cannot write %s (%s)' % (path, err.strerror)) from None
     finally:

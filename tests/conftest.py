@@ -8,6 +8,7 @@ os.environ.setdefault('MXNET_USE_OPERATOR_TUNING', '0')
 os.environ.setdefault('ATAC_GLUON_OPS_CACHE',
                       os.path.join(tempfile.gettempdir(), 'atac-gluon-test-ops'))
 
+import atac_gluon  # noqa: E402,F401  (its compat hook, before mxnet: atac_gluon.compat)
 import mxnet as mx  # noqa: E402
 import numpy as np
 import pytest

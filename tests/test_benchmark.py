@@ -14,7 +14,7 @@ import pytest
 from atac_gluon.benchmark import plan
 from atac_gluon.benchmark.__main__ import main
 from atac_gluon.benchmark.report import derive, format_table, write_json
-from atac_gluon.benchmark.runner import run_worker
+from atac_gluon.benchmark.supervisor import run_worker
 from atac_gluon.benchmark.torchenv import default_torch_path, find_torch, import_torch
 from atac_gluon.errors import BadInput
 from atac_gluon.models import get_cifar_resnet_atac, get_model
@@ -237,7 +237,7 @@ def test_quick_run_measures_or_explains_every_configuration(tmp_path):
 
 
 def test_median_round_keeps_the_middle_measurement():
-    from atac_gluon.benchmark.runner import median_round
+    from atac_gluon.benchmark.supervisor import median_round
     rounds = [{'img_per_sec': v, 'seconds': i} for i, v in enumerate([30.0, 10.0, 20.0])]
     chosen = median_round(rounds)
     assert chosen['img_per_sec'] == 20.0 and chosen['seconds'] == 2
@@ -331,21 +331,20 @@ def test_weight_copy_refuses_another_network():
         copy_from_mxnet(cifar_resnet_v2_atac(2, classes=10), net)
 
 
-def test_workers_hide_torch_from_gluoncv(tmp_path):
-    # GluonCV refuses to import when a PyTorch 2 is importable; the MXNet workers hide it
+def test_mxnet_workers_run_without_torch_loaded(tmp_path):
+    # the MXNet measurements run in processes where torch cannot load (its OpenMP runtime
+    # would sit beside MXNet's); GluonCV itself imports beside torch 2 (atac_gluon.compat)
     fake = tmp_path / 'torch'
     fake.mkdir()
     (fake / '__init__.py').write_text("__version__ = '2.13.0'\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
-
-    def run(code):
-        return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                              timeout=120, env=env)
-    plain = run('import gluoncv')
-    assert plain.returncode != 0 and 'Legacy torch==2.13.0' in plain.stderr
-    hidden = run('from atac_gluon.benchmark.torchenv import hide_torch; hide_torch(); '
-                 'import gluoncv; from atac_gluon.models import get_model; print("ok")')
-    assert hidden.returncode == 0 and hidden.stdout.strip() == 'ok', hidden.stderr
+    code = ('import sys\n'
+            'from atac_gluon.benchmark.torchenv import hide_torch; hide_torch()\n'
+            'import gluoncv; from atac_gluon.models import get_model\n'
+            'try:\n    import torch\nexcept ImportError:\n    print("hidden")\n')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == 'hidden', proc.stderr
 
 
 # --- the profile ----------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_under_amp_the_convolutions_stay_bfloat16():
     """amp.init changes MXNet for the whole process: a subprocess. Symbol.tojson drops AMP's
     casts unless told not to; then the bound would run in float32."""
     code = r'''
-import json, mxnet as mx
+import json, atac_gluon.compat, mxnet as mx
 from atac_gluon.benchmark.mxnet_runs import init_amp
 init_amp()
 from atac_gluon.models import get_model

@@ -12,7 +12,7 @@ from mxnet import gluon
 
 from atac_gluon.data.batches import BatchIterator
 from atac_gluon.errors import BadInput
-from atac_gluon.training.runtime import distributed_kvstore, start_distributed
+from atac_gluon.training.distributed import distributed_kvstore, start_distributed
 from tests.helpers.scripts import ROOT, offline_env, records, run
 
 

@@ -18,7 +18,7 @@ from atac_gluon.activations import ChaATAC, set_fused_gates
 from atac_gluon.benchmark.bound import op_counts
 from atac_gluon.errors import BadInput
 from atac_gluon.models import get_model
-from atac_gluon.training.run import fuse_gates
+from atac_gluon.training.devices import fuse_gates
 
 from .helpers.scripts import offline_env, records, run, script_path
 
@@ -144,6 +144,11 @@ def test_a_network_with_fused_gates_trains_as_with_mxnets_operators(hybrid, cont
         np.testing.assert_allclose(got[1][name], want[1][name], rtol=0, atol=1e-3 * scale + 1e-7,
                                    err_msg=name)
     for name in want[2]:
+        if contexts > 1 and 'running_' in name:
+            # MXNet's own network gives other BatchNorm running statistics from one identical
+            # run to the next on 2 contexts (hybridized: 8 of 11 repeats in one process, up to
+            # 0.11 apart), so they cannot be held to the fused network's
+            continue
         np.testing.assert_allclose(got[2][name], want[2][name], rtol=1e-4, atol=1e-5,
                                    err_msg=name)
 
@@ -234,6 +239,7 @@ def test_an_older_library_loaded_first_is_named(tmp_path):
     """A process that loaded an export's copy of a library without atac_gate (the int8 gate
     alone, as before atac_gate existed) cannot fuse: BadInput names the library."""
     code = '''
+import atac_gluon.compat
 import mxnet as mx
 from atac_gluon import ops
 from atac_gluon.activations import set_fused_gates

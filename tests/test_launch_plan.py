@@ -6,7 +6,7 @@ import pytest
 
 from atac_gluon.errors import BadInput
 from atac_gluon.launch import build_plan, read_hostfile
-from atac_gluon.launch.plan import guard_source
+from atac_gluon.launch.plan import SERVER_PROGRAM, guard_source
 
 PY = '/opt/py/bin/python3'
 
@@ -29,7 +29,7 @@ def test_local_roles_in_starting_order():
     assert all(not role.remote and role.host is None and role.remote_env is None
                for role in plan.roles)
     for role in plan.roles[:3]:
-        assert role.argv == [PY, '-c', 'import mxnet']
+        assert role.argv == [PY, '-c', SERVER_PROGRAM]
     for role in plan.workers:
         assert role.argv == ['python', 'train.py', '--lr', '0.1']
 
@@ -80,7 +80,7 @@ def test_ssh_command_runs_the_role_under_the_guard():
         PY, '-c', guard_source(), '2.5', 'python', 'train.py', '--lr', '0.1']
     server = shlex.split(plan.roles[1].argv[-1])
     assert server[-7:-4] == [PY, '-c', guard_source()]
-    assert server[-4:] == ['2.5', PY, '-c', 'import mxnet']
+    assert server[-4:] == ['2.5', PY, '-c', SERVER_PROGRAM]
 
 
 def test_ssh_remote_environment():

@@ -13,7 +13,7 @@ from mxnet import autograd, gluon
 
 import atac_gluon
 from atac_gluon.errors import BadInput
-from atac_gluon.training.official import check_trainer_states, load_trainer_states
+from atac_gluon.training.trainer_states import check_trainer_states, load_trainer_states
 from atac_gluon.models.params import load_parameters_checked
 from atac_gluon.training.schedules import warmup_schedule
 from tests.helpers.scripts import run

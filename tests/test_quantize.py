@@ -208,7 +208,7 @@ def test_fused_gates_export_loads_with_its_library(digits, tmp_path, capsys):
     assert report['operators']['atac_int8_gate'] == 6 and abs(report['accuracy_change']) <= 0.05
     images = os.path.join(str(tmp_path), 'x.npy')
     np.save(images, digits['val'][0][0].asnumpy())
-    script = ('import sys, mxnet as mx, numpy as np\n'
+    script = ('import sys, atac_gluon.compat, mxnet as mx, numpy as np\n'
               'if sys.argv[1] == "load": mx.library.load(%r, verbose=False)\n'
               'net = mx.gluon.SymbolBlock.imports(%r, ["data"], %r)\n'
               'print(net(mx.nd.array(np.load(%r))).asnumpy().argmax(1).tolist())\n'
@@ -307,7 +307,7 @@ def test_export_loads_through_symbolblock_imports(digits, int8):
     loaded = mx.gluon.SymbolBlock.imports(files[0], ['data'], files[1])
     np.testing.assert_allclose(loaded(x).asnumpy(), want, rtol=1e-5, atol=1e-5)
     np.save(str(digits['tmp'] / 'x.npy'), x.asnumpy())
-    script = ('import sys, mxnet as mx, numpy as np\n'
+    script = ('import sys, atac_gluon.compat, mxnet as mx, numpy as np\n'
               'p = sys.argv[1]\n'
               'net = mx.gluon.SymbolBlock.imports(p + "-symbol.json", ["data"],\n'
               '                                   p + "-0000.params")\n'

@@ -7,7 +7,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from atac_gluon.training.tasks import CifarTask
+from atac_gluon.training.spec import cifar_spec
 from tests.helpers.cifar_fakes import write_release
 from tests.helpers.scripts import load, records, run, start, wait_for_epochs
 
@@ -139,7 +139,7 @@ def script():
 
 
 @pytest.mark.parametrize('args,message', [
-    (['--dataset', 'svhn'], "--dataset must be one of cifar10, cifar100, digits, got 'svhn'"),
+    (['--dataset', 'svhn'], "--dataset must be one of cifar10, cifar100, digits, fashion-mnist, got 'svhn'"),
     (['--act-type', 'xUnit'], "unknown act_type 'xUnit'"),
     (['--r', '0'], '--r must be a positive integer, got 0'),
     (['--r', '32'], 'channels // r'),
@@ -202,7 +202,7 @@ def test_resume_refuses_other_model_flags_and_fresh_runs_refuse_old_checkpoints(
 def test_resume_from_a_file_of_another_model_exits_2(script, tmp_path, capsys):
     module = load(SCRIPT)
     opt = module.parse_args(DIGITS)
-    net = CifarTask(opt).build_model(opt, 10)
+    net = cifar_spec(opt).model.build()
     net.initialize()
     net(mx.nd.zeros((1, 3, 32, 32)))
     path = str(tmp_path / 'b1.params')

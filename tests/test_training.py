@@ -15,7 +15,8 @@ from atac_gluon.training.checkpoint import FORMAT, Checkpoints
 from atac_gluon.training.loop import train_epoch
 from atac_gluon.training.metrics import MetricsLog
 from atac_gluon.errors import BadInput, Diverged
-from atac_gluon.training.runtime import Progress, contexts_from_gpus
+from atac_gluon.training.devices import contexts_from_gpus
+from atac_gluon.training.logs import Progress
 from atac_gluon.training.schedules import step_schedule
 from atac_gluon.training.threads import available_cores, configure_cpu_threads
 

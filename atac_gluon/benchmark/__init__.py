@@ -4,5 +4,6 @@ bf16, a real train_cifar run end to end, and optionally the same network in PyTo
 scaling, ATAC against ReLU and ResNet-50; prints a table and writes JSON.
 
 Nothing here imports mxnet or torch: the command sets the OpenMP thread count first, and each
-group of configurations runs in a worker process of its own (:mod:`.worker`).
+group of configurations runs in a worker process of its own (:mod:`.worker`), started and
+watched by :mod:`.supervisor`.
 """

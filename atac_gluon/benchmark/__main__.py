@@ -7,9 +7,9 @@
     python -m atac_gluon.benchmark --list                        # the measurements, no run
     python -m atac_gluon.benchmark.profile --out profile.json    # per-operator time of a step
 
-PyTorch is optional: ``pip install --target DIR torch==2.13.0`` and ``--torch-path DIR`` (or
-``ATAC_BENCH_TORCH_PATH=DIR``); installed into the project's environment, PyTorch 2 breaks
-GluonCV's import (see :mod:`atac_gluon.benchmark.torchenv`).
+PyTorch is optional: ``pip install torch==2.13.0`` in the project's environment, or
+``pip install --target DIR torch==2.13.0`` and ``--torch-path DIR`` (or
+``ATAC_BENCH_TORCH_PATH=DIR``); see :mod:`atac_gluon.benchmark.torchenv`.
 
 Exit codes: 0 done (configurations that cannot run here are listed as unavailable, with the
 reason), 2 bad flag, 130 interrupted (the JSON then holds the groups finished so far).
@@ -98,7 +98,7 @@ def main(argv=None):
             print('%-16s %-70s %s' % (spec['group'], spec['key'], ','.join(spec['sections'])))
         return
     threads = configure_cpu_threads(argv)  # done by entry() already; the count in effect
-    from .runner import run_benchmark
+    from .supervisor import run_benchmark
     timeout = args.timeout or (600 if args.quick else 7200)
     run_benchmark(specs, settings, args.out, threads, torch_path=args.torch_path,
                   no_torch=args.no_torch, timeout=timeout, argv=argv, rounds=args.rounds)

@@ -1,21 +1,23 @@
 """The MXNet measurements: fp32 hybridized and imperative training steps and inference, the
 quantized networks of :mod:`atac_gluon.quantization`, and AMP bfloat16.
 
-A training step is :func:`atac_gluon.training.loop.train_epoch`'s without the data pipeline and
-the metric: forward and loss under ``autograd.record``, backward, the loss read back (the loop's
-finite check, a synchronisation point), ``trainer.step`` with train_cifar's NAG (lr 0.1,
-momentum 0.9, wd 1e-4). Inference is ``net(x)`` and ``wait_to_read``. Inputs are random
-(seeded), the weights MSRAPrelu-initialised as train_cifar does.
+A training step is the training loop's own, :func:`atac_gluon.training.loop.train_step`
+(forward and loss under ``autograd.record``, backward, the loss read back and checked, a
+synchronisation point, ``trainer.step``), with train_cifar's NAG (lr 0.1, momentum 0.9,
+wd 1e-4), without the data pipeline and the metric. Inference is ``net(x)`` and
+``wait_to_read``. Inputs are random (seeded), the weights MSRAPrelu-initialised as train_cifar
+does.
 
 Import after the thread count is set (the worker is started with ``OMP_NUM_THREADS``).
 """
 import time
 
 import mxnet as mx
-from mxnet import autograd, gluon
+from mxnet import gluon
 
 from ..activations import set_fused_gates
 from ..models import get_model
+from ..training.loop import train_step
 from .bound import convolutions_only
 from .plan import BOUND_CONFIGS, R50_MODEL
 from .timing import compare_outputs, measure
@@ -70,14 +72,11 @@ def step_function(net, spec, x, y, learning_rate=None):
         if learning_rate is not None:
             params['learning_rate'] = learning_rate
         trainer = gluon.Trainer(net.collect_params(), OPTIMIZER, params)
-        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        loss = gluon.loss.SoftmaxCrossEntropyLoss()
+        ctx = [x.context]
 
         def step():
-            with autograd.record():
-                loss = loss_fn(net(x), y)
-            loss.backward()
-            loss.sum().asscalar()
-            trainer.step(x.shape[0])
+            train_step(net, trainer, x, y, ctx, lambda output, target, data: loss(output, target))
         return step, mx.nd.waitall
     out = [None]
 

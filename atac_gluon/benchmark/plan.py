@@ -60,7 +60,7 @@ def cifar_model(blocks):
     return 'cifar_resnet%d_v2_atac' % (6 * blocks + 2)
 
 
-class Settings(object):
+class Settings:
     """The sizes of a run: batch, warm-up and timed iterations, ResNet-50's batches and input
     size, the end-to-end run's epochs and model; ``quick`` shrinks them for tests."""
 

@@ -3,10 +3,10 @@ and the JSON document written atomically. Imports neither framework."""
 import json
 import os
 import platform
-import tempfile
 from importlib import metadata
 
 from ..cpuinfo import cpu_info
+from ..files import atomic_write_text
 from ..training.threads import available_cores
 from .plan import (AMP_BOUND_CONFIG, AMP_CONFIG, BOUND_CONFIG, BOUND_CONFIGS, E2E_CONFIGS,
                    MAIN_MODEL, R50_MODEL, cifar_model)
@@ -264,20 +264,8 @@ def format_table(doc):
 
 
 def write_json(path, doc):
-    """Write ``doc`` to ``path`` through a temporary file in the same directory and a rename:
+    """Write ``doc`` to ``path`` through a partial file in the same directory and a rename:
     a reader sees the old file or the new one, never a partial one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.partial',
-                               dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(doc, f, indent=1, sort_keys=False, default=str)
-            f.write('\n')
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=False, default=str) + '\n',
+                      unique=True)
 

@@ -38,7 +38,7 @@ def _blocks(model):
     raise ValueError('no PyTorch twin of %s' % model)
 
 
-class TorchRunner(object):
+class TorchRunner:
     """Builds the weights once per (model, batch) and times each configuration on them."""
 
     def __init__(self):

@@ -1,12 +1,11 @@
-"""Where PyTorch comes from, and keeping it away from GluonCV.
+"""Where PyTorch comes from, and keeping it out of the MXNet measurements.
 
-GluonCV 0.10.5 refuses to import when a PyTorch outside ``>=1.4,<2.0`` is importable: its
-``__init__`` imports torch, checks the version and raises RuntimeError ("Legacy torch==2.x
-detected"), which breaks ``atac_gluon.models``. So PyTorch 2.x is best installed outside the
-project's environment, ``pip install --target DIR torch==2.13.0``, and handed to the benchmark as
-``--torch-path DIR`` (or ``ATAC_BENCH_TORCH_PATH``): only the PyTorch workers put DIR on their
-path (at the end, so the environment's own packages win). The MXNet workers hide torch before
-GluonCV loads (:func:`hide_torch`), so the benchmark runs even with torch in the environment.
+PyTorch may be installed in the project's environment (GluonCV's refusal of torch >= 2 is
+undone by :mod:`atac_gluon.compat`) or elsewhere, ``pip install --target DIR torch==2.13.0``,
+handed to the benchmark as ``--torch-path DIR`` (or ``ATAC_BENCH_TORCH_PATH``): only the PyTorch
+workers put DIR on their path (at the end, so the environment's own packages win). The MXNet
+workers hide torch (:func:`hide_torch`), so that its libraries and OpenMP runtime never load
+beside MXNet's in a process that is timed.
 """
 import importlib.util
 import os
@@ -44,13 +43,12 @@ def find_torch(path=None):
         sys.path[:] = saved
     if found:
         return None
-    return ('PyTorch is not installed (optional: pip install --target DIR torch==2.13.0 and '
-            'pass --torch-path DIR; installed into the environment it breaks GluonCV\'s import)')
+    return ('PyTorch is not installed (optional: pip install torch==2.13.0, or pip install '
+            '--target DIR torch==2.13.0 and pass --torch-path DIR)')
 
 
 def hide_torch():
-    """Make ``import torch`` fail in this process (before GluonCV is imported: GluonCV then
-    skips its PyTorch check). Does nothing once torch is imported."""
+    """Make ``import torch`` fail in this process. Does nothing once torch is imported."""
     if 'torch' not in sys.modules:
         sys.modules['torch'] = None
 

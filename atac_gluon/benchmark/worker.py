@@ -36,7 +36,7 @@ def _reason(spec, err):
     return reason
 
 
-class Recorder(object):
+class Recorder:
     def __init__(self, path):
         self.file = open(path, 'a')
 
@@ -122,7 +122,7 @@ def train_cifar_args(spec, save_dir):
 
 
 def run_end_to_end(specs, rec):
-    """``python -m atac_gluon.train_cifar`` run in this process (torch hidden from GluonCV):
+    """``python -m atac_gluon.train_cifar`` run in this process (torch hidden):
     samples_per_sec of the last epoch from its metrics.jsonl."""
     hide_torch()
 

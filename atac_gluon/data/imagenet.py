@@ -29,7 +29,7 @@ from .seeds import AUGMENTATION_STREAM, SHUFFLE_STREAM, derived_seed
 
 __all__ = ['DEFAULT_CROP_RATIO', 'FOLDER_MEAN', 'FOLDER_STD', 'JITTER_PARAM', 'LIGHTING_PARAM',
            'RECORDIO_MAGIC', 'REC_MEAN_RGB', 'REC_STD_RGB', 'FolderBatches', 'PartSampler',
-           'RecordBatches', 'folder_iterators', 'folder_stats', 'rec_iterators',
+           'RecordBatches', 'folder_iterators', 'folder_stats', 'open_folder', 'rec_iterators',
            'rec_num_samples', 'rec_stats', 'val_resize', 'folder_val_transform']
 
 #: ImageRecordIter normalisation of 0..255 pixels (official --use-rec pipeline).
@@ -242,7 +242,7 @@ def folder_stats(root):
     class_names : list of str
         Sorted subfolder names; ``class_names[i]`` has label ``i``.
     """
-    folder = _open_folder(root)
+    folder = open_folder(root)
     return len(folder), len(folder.synsets), list(folder.synsets)
 
 
@@ -274,9 +274,9 @@ def folder_iterators(data_dir, batch_size, num_workers, input_size, crop_ratio, 
     """
     _check_sizes(batch_size, num_workers, input_size)
     data_dir = os.path.expanduser(data_dir)
-    train = _open_folder(os.path.join(data_dir, 'train'))
+    train = open_folder(os.path.join(data_dir, 'train'))
     check_batch_fits(batch_size, len(train) // part[1], os.path.join(data_dir, 'train'))
-    val = _open_folder(os.path.join(data_dir, 'val'))
+    val = open_folder(os.path.join(data_dir, 'val'))
     if val.synsets != train.synsets:
         raise DataError('%s: class folders differ from those of %s (labels would not match)'
                         % (os.path.join(data_dir, 'val'), os.path.join(data_dir, 'train')))
@@ -324,7 +324,7 @@ def folder_val_transform(input_size, crop_ratio):
     ])
 
 
-class PartSampler(object):
+class PartSampler:
     """One worker's share of an epoch: every worker draws the same permutation from the global
     numpy RNG (seeded alike on all of them each epoch) and takes every ``parts``-th sample from
     ``index``, cut to ``n // parts``, so all workers have the same number of batches.
@@ -386,8 +386,10 @@ class _CheckedImageFolder(ImageFolderDataset):
                             % (self.items[idx][0], error_reason(exc))) from None
 
 
-def _open_folder(root):
-    """The checked image-folder data set of the split folder ``root`` (``~`` expanded)."""
+def open_folder(root):
+    """The checked image-folder data set of the split folder ``root`` (``~`` expanded): an
+    ``ImageFolderDataset`` of (HWC uint8 image, label) whose undecodable images raise a
+    DataError naming the file; DataError if ``root`` has no class folder or no image."""
     root = os.path.expanduser(root)
     if not os.path.isdir(root):
         raise DataError('%s: no such directory' % root)

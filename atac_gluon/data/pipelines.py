@@ -1,22 +1,54 @@
 """The training and validation batches of each CIFAR-script data set, as the official script
-prepares them (crop + flip for training, normalisation for both)."""
-from .batches import BatchIterator, check_batch_fits
-from .cifar import CIFAR_MEAN, CIFAR_STD, load_cifar
-from .digits import load_digits32
+prepares them (crop + flip for training, normalisation for both), those of the ImageNet script
+(RecordIO or image folders, :func:`imagenet_batches`), and the calibration batches of
+an int8 export (:func:`calibration_data`), prepared as for validation."""
+import os
 
-__all__ = ['cifar_batches']
+import mxnet as mx
+import numpy as np
+from mxnet.gluon.data import DataLoader
+
+from ..errors import BadInput
+from .batches import BatchIterator, check_batch_fits
+from .cifar import CIFAR_MEAN, CIFAR_STD, cifar_num_classes, load_cifar
+from .digits import DIGITS_NUM_CLASSES, load_digits32
+from .fashion_mnist import (FASHION_MNIST, FASHION_MNIST_MEAN, FASHION_MNIST_NUM_CLASSES,
+                            FASHION_MNIST_STD, load_fashion_mnist32)
+from .imagenet import (FolderBatches, folder_iterators, folder_stats, folder_val_transform,
+                       open_folder, rec_iterators, rec_stats)
+
+__all__ = ['CALIB_DATASETS', 'cifar_batches', 'imagenet_batches', 'calibration_data',
+           'balanced_subset']
+
+#: the data sets :func:`calibration_data` reads
+CALIB_DATASETS = ('cifar10', 'cifar100', 'digits', FASHION_MNIST, 'imagenet')
+
+
+def _train_val_arrays(dataset, data_dir, fine_label):
+    """(train, val, normalisation keywords of BatchIterator) of ``cifar10``, ``cifar100``,
+    ``digits`` or ``fashion-mnist``; train and val are (images, labels) arrays."""
+    if dataset == 'digits':
+        return load_digits32(train=True), load_digits32(train=False), {}
+    if dataset == FASHION_MNIST:
+        return (load_fashion_mnist32(data_dir, train=True),
+                load_fashion_mnist32(data_dir, train=False),
+                {'mean': FASHION_MNIST_MEAN, 'std': FASHION_MNIST_STD})
+    train = load_cifar(dataset, data_dir, train=True, fine_label=fine_label)
+    val = load_cifar(dataset, data_dir, train=False, fine_label=fine_label)
+    return train, val, {'mean': CIFAR_MEAN, 'std': CIFAR_STD}
 
 
 def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, log,
-                  part=(0, 1)):
+                  part=(0, 1), train_subset=0, val_subset=0):
     """(train batches, validation batches, label set name) for ``dataset``.
 
     Parameters
     ----------
     dataset : str
-        ``cifar10``, ``cifar100`` or ``digits``.
+        ``cifar10``, ``cifar100``, ``digits`` or ``fashion-mnist``.
     data_dir : str or None
-        Where the CIFAR files are (None: MXNet's dataset directory).
+        Where the CIFAR or Fashion-MNIST files are (None: MXNet's dataset directory for CIFAR,
+        Debian's folder for Fashion-MNIST).
     batch_size : int
         Global batch size (per device times devices).
     fine_label : bool
@@ -30,6 +62,9 @@ def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, 
         (worker index, workers) of distributed training: each worker trains on its equal share
         of every epoch (see :class:`~atac_gluon.data.batches.BatchIterator`).
         Gets the sample counts and, for coarse CIFAR-100, a warning.
+    train_subset, val_subset : int
+        Train (validate) on that many samples of the split only, the same for every class as
+        far as the split allows (:func:`balanced_subset`); 0: the whole split.
 
     Returns
     -------
@@ -39,17 +74,14 @@ def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, 
     label_set : str
         ``'digits'``, ``'standard'`` (CIFAR-10), ``'coarse'`` or ``'fine'`` (CIFAR-100).
     """
+    train, val, options = _train_val_arrays(dataset, data_dir, fine_label)
+    train = _subset(train, train_subset, '--train-subset', 'training')
+    val = _subset(val, val_subset, '--val-subset', 'validation')
     if dataset == 'digits':
         # no augmentation: flipped digits are other digits, and the set is tiny and easy
-        train = load_digits32(train=True)
-        val = load_digits32(train=False)
-        options = {}
         augment = False
         label_set = 'digits'
     else:
-        train = load_cifar(dataset, data_dir, train=True, fine_label=fine_label)
-        val = load_cifar(dataset, data_dir, train=False, fine_label=fine_label)
-        options = {'mean': CIFAR_MEAN, 'std': CIFAR_STD}
         augment = True
         label_set = 'standard'
         if dataset == 'cifar100':
@@ -68,3 +100,187 @@ def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, 
              len(train[0]), len(val[0]), len(train_batches), batch_size,
              ' on each of %d workers' % part[1] if part[1] > 1 else '')
     return train_batches, val_batches, label_set
+
+
+def balanced_subset(labels, count):
+    """Indices (in file order) of ``count`` samples spread evenly over the classes: the first
+    image of every class, then the second of every class, and so on, so a subset of a shuffled
+    file is balanced and any smaller subset is part of a larger one.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        The split's integer labels.
+    count : int
+        Samples wanted; 0 or at least ``len(labels)``: all of them.
+    """
+    labels = np.asarray(labels)
+    if not count or count >= len(labels):
+        return np.arange(len(labels))
+    rank = np.empty(len(labels), dtype=np.int64)  # the sample's place among its class's
+    for label in np.unique(labels):
+        where = np.flatnonzero(labels == label)
+        rank[where] = np.arange(len(where))
+    return np.sort(np.lexsort((np.arange(len(labels)), rank))[:count])
+
+
+def _subset(split, count, flag, name):
+    """(images, labels) of ``split`` cut to :func:`balanced_subset`; BadInput if ``count``
+    exceeds the split."""
+    images, labels = split
+    if count > len(labels):
+        raise BadInput('%s %d: the %s split has %d samples' % (flag, count, name, len(labels)))
+    if not count or count == len(labels):
+        return split
+    keep = balanced_subset(labels, count)
+    return images[keep], labels[keep]
+
+
+def calibration_data(dataset, data_dir=None, batch_size=32, num_batches=10, input_size=224,
+                     crop_ratio=0.875, fine_label=False, seed=0):
+    """Calibration batches from the training split and the validation batches of a data set,
+    both prepared as for validation (normalised, no augmentation; ImageNet resized and
+    centre-cropped).
+
+    The calibration images are the first ``num_batches * batch_size`` of a seeded permutation
+    of the training split: real inputs the network was fitted on, none of the validation
+    images the accuracy is then measured on.
+
+    Parameters
+    ----------
+    dataset : str
+        ``'cifar10'``, ``'cifar100'``, ``'digits'``, ``'fashion-mnist'`` or ``'imagenet'``
+        (image folders
+        ``<data_dir>/train/<class>/*`` and ``<data_dir>/val/<class>/*``).
+    data_dir : str, optional
+        Where the data set is: CIFAR as for :func:`~atac_gluon.data.cifar.load_cifar` (None:
+        MXNet's directory), Fashion-MNIST's IDX files (None: Debian's folder), required for
+        ImageNet, refused for digits (bundled).
+    batch_size, num_batches : int
+        Calibration batches (the validation batches have ``batch_size`` too).
+    input_size, crop_ratio : int, float
+        ImageNet only: network input side and validation crop ratio.
+    fine_label : bool
+        CIFAR-100: the 100 fine labels instead of the 20 coarse ones.
+    seed : int
+        Seed of the permutation the calibration images are drawn from.
+
+    Returns
+    -------
+    calib : list of (NDArray, NDArray)
+        At most ``num_batches`` batches (fewer if the split is smaller).
+    val : iterable of (NDArray, NDArray)
+        The whole validation split.
+    num_classes : int
+        Labels of the data set (CIFAR-100 coarse: 20).
+    """
+    if dataset not in CALIB_DATASETS:
+        raise BadInput('unknown calibration data set %r; valid: %s'
+                       % (dataset, ', '.join(CALIB_DATASETS)))
+    for name, value in (('batch_size', batch_size), ('num_batches', num_batches)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise BadInput('%s must be a positive integer, got %r' % (name, value))
+    if dataset == 'imagenet':
+        return _imagenet_calibration(data_dir, batch_size, num_batches, input_size, crop_ratio,
+                                     seed)
+    if dataset == 'digits' and data_dir is not None:
+        raise BadInput('digits are bundled with scikit-learn: they take no data directory')
+    train, val, options = _train_val_arrays(dataset, data_dir, fine_label)
+    num_classes = (DIGITS_NUM_CLASSES if dataset == 'digits' else FASHION_MNIST_NUM_CLASSES
+                   if dataset == FASHION_MNIST else cifar_num_classes(dataset, fine_label))
+    order = _calibration_order(len(train[0]), batch_size * num_batches, seed)
+    calib = list(BatchIterator(train[0][order], train[1][order], batch_size,
+                               last_batch='keep', **options))
+    val_batches = BatchIterator(*val, batch_size=batch_size, last_batch='keep', **options)
+    return calib, val_batches, num_classes
+
+
+def _calibration_order(num_samples, count, seed):
+    """The indices of the calibration images: the first ``count`` of a seeded permutation."""
+    return np.random.RandomState(seed).permutation(num_samples)[:count]
+
+
+def _imagenet_calibration(data_dir, batch_size, num_batches, input_size, crop_ratio, seed):
+    """:func:`calibration_data` of the image folders ``data_dir/train`` and ``data_dir/val``,
+    through the validation transform of the training pipeline."""
+    if data_dir is None:
+        raise BadInput('imagenet calibration needs the image folders\' directory '
+                       '(<dir>/train/<class>/*.jpg and <dir>/val/<class>/*.jpg)')
+    data_dir = os.path.expanduser(data_dir)
+    train = open_folder(os.path.join(data_dir, 'train'))
+    val = open_folder(os.path.join(data_dir, 'val'))
+    if val.synsets != train.synsets:
+        raise BadInput('%s: class folders differ from those of %s'
+                       % (os.path.join(data_dir, 'val'), os.path.join(data_dir, 'train')))
+    transform = folder_val_transform(input_size, crop_ratio)
+    order = _calibration_order(len(train), batch_size * num_batches, seed)
+    subset = mx.gluon.data.SimpleDataset([train[int(i)] for i in order])
+    calib = list(FolderBatches(DataLoader(subset.transform_first(transform),
+                                          batch_size=batch_size), len(subset)))
+    val_batches = FolderBatches(DataLoader(val.transform_first(transform),
+                                           batch_size=batch_size), len(val))
+    return calib, val_batches, len(train.synsets)
+
+
+def imagenet_batches(data_dir, rec_files, batch_size, num_workers, input_size, crop_ratio, seed,
+                     log, classes=None, part=(0, 1)):
+    """(train batches, validation batches, classes) of the ImageNet script's data.
+
+    Parameters
+    ----------
+    data_dir : str
+        Image folders ``<data_dir>/train/<class>/*`` and ``<data_dir>/val/<class>/*`` (used
+        without ``rec_files``).
+    rec_files : sequence of str, or None
+        The RecordIO files ``train.rec, train.idx, val.rec, val.idx`` (``--use-rec``).
+    batch_size : int
+        Global batch size (per device times devices).
+    num_workers : int
+        Decoding threads (RecordIO) or DataLoader workers (folders).
+    input_size, crop_ratio : int, float
+        Network input side; validation crop ratio.
+    seed : int
+        Seed of RecordIO shuffling and augmentation (folders: the per-epoch global seed).
+    log : logging.Logger
+        Gets the sample and class counts.
+    classes : int, optional
+        ``--classes``: the network's classes; the data may hold fewer labels (None: the data's).
+    part : (int, int)
+        (worker index, workers) of distributed training.
+
+    Returns
+    -------
+    train_batches, val_batches
+        With ``set_epoch(epoch)``, ``len`` and iteration of (data, label) NDArrays.
+    classes : int
+        The network's classes: ``classes`` if given, else the data's.
+    """
+    if rec_files:
+        rec_train, rec_train_idx, rec_val, rec_val_idx = rec_files
+        # the headers are read in full (seconds for ImageNet) to count the classes and to
+        # catch a bad index, which would abort the process inside ImageRecordIter's threads
+        samples, found = rec_stats(rec_train, rec_train_idx)
+        _, val_found = rec_stats(rec_val, rec_val_idx)
+        classes = _number_of_classes(classes, max(found, val_found), rec_train)
+        train, val = rec_iterators(rec_train, rec_train_idx, rec_val, rec_val_idx, batch_size,
+                                   num_workers, input_size, crop_ratio, seed, part)
+    else:
+        samples, found, _ = folder_stats(os.path.join(os.path.expanduser(data_dir), 'train'))
+        classes = _number_of_classes(classes, found, data_dir)
+        train, val = folder_iterators(data_dir, batch_size, num_workers, input_size, crop_ratio,
+                                      part)
+    log.info('%s: %d training samples, %d classes, %d batches of %d per epoch%s',
+             'RecordIO' if rec_files else data_dir, samples, classes, len(train), batch_size,
+             ' on each of %d workers' % part[1] if part[1] > 1 else '')
+    return train, val, classes
+
+
+def _number_of_classes(flag, found, source):
+    """The model's classes: ``--classes`` if given, else the data's; BadInput when the data has
+    fewer than 2 or more labels than ``--classes`` allows."""
+    if found < 2:
+        raise BadInput('%s: %d class found; classification needs at least 2' % (source, found))
+    if flag is not None and flag < found:
+        raise BadInput('--classes %d is smaller than the %d classes (labels 0..%d) of %s'
+                       % (flag, found, found - 1, source))
+    return flag or found

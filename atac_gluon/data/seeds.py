@@ -16,7 +16,7 @@ SHUFFLE_STREAM = 1
 #: Crops, flips, colour: BatchIterator's per-batch generators, ImageRecordIter's ``seed_aug``.
 AUGMENTATION_STREAM = 2
 #: MXNet's, NumPy's and Python's global generators, reseeded at the start of each epoch
-#: (``training.runtime.seed_epoch``), e.g. for mixup and the image-folder DataLoader's shuffle.
+#: (``training.seeding.seed_epoch``), e.g. for mixup and the image-folder DataLoader's shuffle.
 GLOBAL_STREAM = 3
 #: The global generators before the first epoch (weight initialisation); derived with epoch 0.
 INIT_STREAM = 4

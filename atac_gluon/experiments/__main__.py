@@ -5,6 +5,7 @@
     python -m atac_gluon.experiments run fig8 --root experiments --gpus 0,1 --data-dir ~/cifar
     python -m atac_gluon.experiments run fig8 --root /tmp/smoke --smoke      # tiny, on the CPU
     python -m atac_gluon.experiments run fig8 --root experiments --only 'cifar10-*-b1'
+    python -m atac_gluon.experiments run fmnist --root experiments --scale cpu  # 2 cores
     python -m atac_gluon.experiments report fig8 --root experiments          # report.md + PNG
 """
 import argparse
@@ -15,7 +16,7 @@ import sys
 from ..checks import check_output_dir
 from ..errors import BadInput, run_main
 from ..training.threads import configure_cpu_threads
-from .suites import SUITES, get_suite, select_runs
+from .suites import SUITES, get_suite, select_configurations, select_scale
 
 __all__ = ['main', 'entry']
 
@@ -41,6 +42,9 @@ def parse_args(argv):
                           'missing')
     run.add_argument('--print', dest='print_only', action='store_true',
                      help='print the full-scale command of every run instead of running them')
+    run.add_argument('--scale', default=None, metavar='NAME',
+                     help='one of the suite\'s smaller scales (see list), e.g. fmnist\'s cpu; '
+                          'default: the full scale')
     run.add_argument('--smoke', action='store_true',
                      help='every configuration for 1 epoch on tiny digits-derived data, b at '
                           'most 2, on this CPU')
@@ -61,8 +65,8 @@ def parse_args(argv):
                           'training data (not the official behaviour; see the README)')
     run.add_argument('--fused-gates', action='store_true',
                      help="the runs with local ChaATAC units in float32: the scripts' "
-                          '--fused-gates (6-16%% faster on the CPU, the same numbers to float '
-                          'rounding; refused on GPUs)')
+                          '--fused-gates (faster on the CPU, the same numbers to float rounding; '
+                          'refused on GPUs)')
     args = parser.parse_args(argv)
     check_args(args)
     return args
@@ -73,7 +77,9 @@ def check_args(args):
         return
     suite = get_suite(args.suite)
     if args.command == 'run':
-        select_runs(suite, args.only)
+        if args.smoke and args.scale is not None:
+            raise BadInput('--smoke is a scale of its own: leave out --scale')
+        select_configurations(select_scale(suite, args.scale)[0], args.only)
     if args.command == 'report' or not args.print_only:
         check_output_dir(args.root, '--root')
     if args.command == 'report':
@@ -96,8 +102,13 @@ def list_suites(hours):
     from .cost import suite_gpu_hours
     for suite in SUITES.values():
         cost = '  about %.1f GPU-hours' % suite_gpu_hours(suite) if hours else ''
-        print('%-10s %3d runs%s  %s' % (suite.name, len(suite.runs), cost, suite.title))
+        print('%-10s %3d runs%s  %s' % (suite.name, len(suite.configurations), cost,
+                                        suite.title))
         print('%-10s          %s' % ('', suite.description))
+        for scale in suite.scales:
+            runs = len(select_scale(suite, scale.name)[0].configurations)
+            print('%-10s          --scale %s: %d runs; %s' % ('', scale.name, runs,
+                                                            scale.description))
 
 
 def main(argv=None):
@@ -113,21 +124,28 @@ def main(argv=None):
         return
     options = dict(epochs=args.epochs, gpus=args.gpus, data_dir=args.data_dir,
                    input_bn_from_data=args.input_bn_from_data, fused_gates=args.fused_gates)
-    suite = select_runs(suite, args.only)
+    suite, scale = select_scale(suite, args.scale)
+    suite = select_configurations(suite, args.only)
     if args.print_only:
         from .cost import suite_gpu_hours
-        from .runner import suite_commands
-        print('# %s: %d runs, about %.1f GPU-hours (python -m atac_gluon.experiments report %s '
-              '--root %s when done)' % (suite.title, len(suite.runs),
-                                        suite_gpu_hours(suite, args.epochs), suite.name,
-                                        args.root))
-        for line in suite_commands(suite, args.root, args.launcher_args, **options):
+        from .train import suite_commands
+        report = ('python -m atac_gluon.experiments report %s --root %s when done'
+                  % (suite.name, args.root))
+        if scale is None:
+            print('# %s: %d runs, about %.1f GPU-hours (%s)' % (
+                suite.title, len(suite.configurations), suite_gpu_hours(suite, args.epochs),
+                report))
+        else:
+            print('# %s, --scale %s: %d runs; %s (%s)' % (
+                suite.title, scale.name, len(suite.configurations), scale.description, report))
+        for line in suite_commands(suite, args.root, args.launcher_args, scale=scale,
+                                   **options):
             print(line)
         return
     from .pictures import draw_run_gates
-    from .runner import run_suite
-    run_suite(suite, args.root, smoke=args.smoke, launcher_args=args.launcher_args,
-              draw=draw_run_gates if suite.name == 'fig8' else None, **options)
+    from .train import train_suite
+    train_suite(suite, args.root, smoke=args.smoke, launcher_args=args.launcher_args,
+                draw=draw_run_gates if suite.gates else None, scale=scale, **options)
     print('done: python -m atac_gluon.experiments report %s --root %s' % (suite.name,
                                                                           args.root))
 

@@ -12,27 +12,28 @@ import mxnet as mx
 
 from ..flops import count
 from ..reference import official_imagenet_log
-from .runner import parse_run
+from .train import parse_training_flags
 
-__all__ = ['run_flops', 'suite_gpu_hours', 'OFFICIAL_GPUS', 'TRAIN_SAMPLES']
+__all__ = ['configuration_flops', 'suite_gpu_hours', 'OFFICIAL_GPUS', 'TRAIN_SAMPLES']
 
 OFFICIAL_GPUS = 2
-#: training / validation images per epoch of the full data sets
-TRAIN_SAMPLES = {'cifar': 50000, 'imagenet': 1281167}
-VAL_SAMPLES = {'cifar': 10000, 'imagenet': 50000}
+#: training / validation images per epoch of the full data sets, by script, and by
+#: ``--dataset`` where a script's data sets differ in size
+TRAIN_SAMPLES = {'cifar': 50000, 'imagenet': 1281167, 'fashion-mnist': 60000}
+VAL_SAMPLES = {'cifar': 10000, 'imagenet': 50000, 'fashion-mnist': 10000}
 
 
-def run_flops(run):
-    """Multiply-adds per image of ``run``'s network (Conv2D and Dense, as Table IV counts)."""
-    return _flops(run.script, run.flags)
+def configuration_flops(config):
+    """Multiply-adds per image of ``config``'s network (Conv2D and Dense, as Table IV counts)."""
+    return _flops(config.script, config.flags)
 
 
-@functools.lru_cache(maxsize=None)  # runs of several suites share networks
+@functools.lru_cache(maxsize=None)  # configurations of several suites share networks
 def _flops(script, flags):
-    opt, task = parse_run(script, flags)
-    net = task.build_model(opt, task.default_classes(opt))
+    _, spec = parse_training_flags(script, flags)
+    net = spec.model.build()
     net.initialize()
-    return count(net, mx.nd.zeros(task.input_shape(opt)))[1]['flops']
+    return count(net, mx.nd.zeros(spec.model.input_shape))[1]['flops']
 
 
 def _official_rate():
@@ -48,18 +49,21 @@ def suite_gpu_hours(suite, epochs=None):
     per_gpu, official_hours = _official_rate()
     reference = None
     total = 0.0
-    for run in suite.runs:
-        run_epochs = epochs or int(dict(run.flags)['--num-epochs'])
-        if run.script == 'imagenet':
-            total += official_hours * run_epochs / len(official_imagenet_log())
+    for config in suite.configurations:
+        config_epochs = epochs or int(dict(config.flags)['--num-epochs'])
+        if config.script == 'imagenet':
+            total += official_hours * config_epochs / len(official_imagenet_log())
             continue
         if reference is None:
-            reference = run_flops(_reference_run())
-        samples = run_epochs * (TRAIN_SAMPLES[run.script] + VAL_SAMPLES[run.script] / 3.0)
-        total += samples * run_flops(run) / (per_gpu * reference) / 3600.0
+            reference = configuration_flops(_reference_configuration())
+        data = dict(config.flags).get('--dataset')
+        data = data if data in TRAIN_SAMPLES else config.script
+        per_epoch = TRAIN_SAMPLES[data] + VAL_SAMPLES[data] / 3.0
+        samples = config_epochs * per_epoch
+        total += samples * configuration_flops(config) / (per_gpu * reference) / 3600.0
     return total
 
 
-def _reference_run():
-    from .suites import SUITES  # the imagenet suite's run is the official one
-    return SUITES['imagenet'].runs[0]
+def _reference_configuration():
+    from .suites import SUITES  # the imagenet suite's configuration is the official run's
+    return SUITES['imagenet'].configurations[0]

@@ -11,26 +11,26 @@ from ..predict import class_names, preprocess
 from ..training.checkpoint import Checkpoints
 from ..visualize import draw_gates, gate_maps, network_view
 from .report import GATES_PICTURE
-from .runner import parse_run
+from .train import parse_training_flags
 
 __all__ = ['draw_run_gates']
 
 
-def draw_run_gates(run, save_dir, flags):
-    """Draw ``save_dir/gates.png`` for ``run`` (trained with ``flags``) from its best checkpoint;
-    runs without ATAC units (ReLU) and runs without a checkpoint get none. Returns the path or
-    None. A picture drawn earlier is kept."""
+def draw_run_gates(config, save_dir, flags):
+    """Draw ``save_dir/gates.png`` for ``config``'s run (trained with ``flags``) from its best
+    checkpoint; runs without ATAC units (ReLU) and runs without a checkpoint get none. Returns
+    the path or None. A picture drawn earlier is kept."""
     path = os.path.join(save_dir, GATES_PICTURE)
     if os.path.exists(path):
         return path
-    opt, task = parse_run(run.script, flags)
-    if run.script != 'cifar' or opt.act_type != 'ChaATAC':
+    opt, spec = parse_training_flags(config.script, flags)
+    if config.script != 'cifar' or opt.act_type != 'ChaATAC':
         return None
-    checkpoints = Checkpoints(save_dir, task.checkpoint_prefix(opt), task.best_stem)
+    checkpoints = Checkpoints(save_dir, spec.files.checkpoint_prefix, spec.best_stem)
     info = checkpoints.newest_intact(kind='best')
     if info is None:
         return None
-    net = task.build_model(opt, task.default_classes(opt))
+    net = spec.model.build()
     net.initialize(ctx=mx.cpu())
     load_parameters_checked(net, checkpoints.path_of(info), 'the best checkpoint', mx.cpu())
     images, labels = load_cifar(opt.dataset, opt.data_dir, train=False,
@@ -41,6 +41,6 @@ def draw_run_gates(run, save_dir, flags):
     best = int(prob.argmax())
     gates = [gate._replace(gate=gate.gate[0]) for gate in gate_maps(net, batch)]
     title = '%s (epoch %d): validation image 0, label %s\npredicted %s (%.1f%%)' % (
-        run.name, info['epoch'], names[int(labels[0])], names[best], 100 * prob[best])
+        config.name, info['epoch'], names[int(labels[0])], names[best], 100 * prob[best])
     draw_gates(network_view(batch[0], opt.dataset), gates, path, title)
     return path

@@ -5,56 +5,61 @@ copied back from a cluster work; runs with no data yet still get the paper's col
 import json
 import os
 
-from ..reference import official_imagenet_log, paper_table
-from ..training.checkpoint import atomic_write_text
-from .results import FINISHED, MISSING, UNFINISHED, UNREADABLE, read_result, run_dir
-from .runner import SUITE_FILE
-from .suites import DATASETS
+import statistics
+
+from ..files import atomic_write, atomic_write_text
+from ..reference import fashion_mnist_benchmarks, official_imagenet_log, paper_table
+from .results import FINISHED, MISSING, UNFINISHED, UNREADABLE, read_result, save_dir
+from .suites import DATASETS, FULL_SCALE, SMOKE_SCALE, ReportKind, select_scale
+from .train import recorded_scale
 
 __all__ = ['write_report', 'collect', 'GATES_PICTURE']
 
-#: the gate picture of a run (fig8), in its save directory
+#: the gate picture of a run (suites with ``gates``: fig8), in its save directory
 GATES_PICTURE = 'gates.png'
 _DATASET_TITLES = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100'}
 
 
 def _suite_scale(root, suite):
-    """(smoke, epochs) recorded by ``run`` in DIR/SUITE/suite.json, else (False, None)."""
-    path = os.path.join(root, suite.name, SUITE_FILE)
+    """(scale name, epochs) recorded by ``run`` in DIR/SUITE/suite.json, else ('full', None)."""
     try:
-        with open(path) as f:
-            recorded = json.load(f)
-        return bool(recorded.get('smoke')), recorded.get('epochs')
-    except (OSError, ValueError, AttributeError):
-        return False, None
+        recorded = recorded_scale(os.path.join(root, suite.name))
+    except ValueError:  # BadInput: unreadable; the report still lists what the runs hold
+        recorded = None
+    return recorded or (FULL_SCALE, None)
 
 
 def collect(root, suite):
-    """One row per run: name, labels, state, epochs, ours, paper, diff (ours - paper, in the
-    paper's unit), the best epoch and its record."""
-    smoke, epochs = _suite_scale(root, suite)
+    """(rows, scale name): one row per run of the scale the suite ran at (name, labels, state,
+    epochs, ours, paper, diff (ours - paper, in the paper's unit), the best epoch and its
+    record, the curve of the suite's metric); a smaller scale's configurations only."""
+    scale_name, epochs = _suite_scale(root, suite)
+    scale = None
+    if scale_name not in (FULL_SCALE, SMOKE_SCALE):
+        suite, scale = select_scale(suite, scale_name)
+        epochs = epochs or scale.epochs
     tables = {}
     rows = []
-    for run in suite.runs:
-        planned = epochs or int(dict(run.flags)['--num-epochs'])
-        result = read_result(root, suite, run, planned)
+    for config in suite.configurations:
+        planned = epochs or int(dict(config.flags)['--num-epochs'])
+        result = read_result(root, suite, config, planned)
         paper = None
-        if run.paper is not None:
-            section, column, key = run.paper
+        if config.paper is not None:
+            section, column, key = config.paper
             if section not in tables:
                 tables[section] = {row[next(iter(row))]: row for row in paper_table(section)}
             paper = tables[section].get(key, {}).get(column)
         ours = result.best
         if ours is not None and suite.metric == 'val_top1_err':
             ours = 100.0 * ours  # Table IV prints percent
-        rows.append({'run': run.name, 'labels': run.labels, 'state': result.state,
+        rows.append({'run': config.name, 'labels': config.labels, 'state': result.state,
                      'epochs_done': result.epochs_done, 'planned_epochs': result.planned,
                      'ours': ours, 'paper': paper,
                      'diff': None if ours is None or paper is None else ours - paper,
                      'best_epoch': result.best_epoch, 'record': result.record,
                      'note': result.note, 'curve': [(r['epoch'], r.get(suite.metric))
                                                     for r in result.records]})
-    return rows, smoke
+    return rows, scale_name
 
 
 # --------------------------------------------------------------------------- formatting
@@ -102,12 +107,15 @@ def _status_section(rows):
     return lines
 
 
-def _header(suite, smoke):
+def _header(suite, scale_name):
     lines = ['# %s' % suite.title, '', suite.description + '.', '']
-    if smoke:
+    if scale_name == SMOKE_SCALE:
         lines += ['**Smoke run**: every configuration for one epoch on tiny digits-derived '
                   'data, at most b=2. The numbers only show that the pipeline works; they are '
                   'not comparable to the paper\'s.', '']
+    elif scale_name != FULL_SCALE:
+        scale = select_scale(suite, scale_name)[1]
+        lines += ['**Scale `%s`**: %s.' % (scale.name, scale.description), '']
     return lines
 
 
@@ -115,9 +123,9 @@ def _header(suite, smoke):
 
 def _variants(suite):
     seen = []
-    for run in suite.runs:
-        if run.labels['variant'] not in seen:
-            seen.append(run.labels['variant'])
+    for config in suite.configurations:
+        if config.labels['variant'] not in seen:
+            seen.append(config.labels['variant'])
     return seen
 
 
@@ -146,14 +154,17 @@ def _figure_tables(suite, rows, paper_only):
 
 
 def _paper_only_columns(suite):
-    """Columns the paper has and we do not train (Fig. 8's GE-θ): variant -> {(C10, b): value}."""
-    if suite.name != 'fig8':
+    """Columns the paper has and we do not train (``suite.paper_only``, Fig. 8's GE-θ), from the
+    paper's table of the suite: column title -> {(C10, b): value}."""
+    if not suite.paper_only:
         return {}
-    values = {}
-    for row in paper_table('CIFAR comparison'):
-        for short in ('C10', 'C100'):
-            values[(short, int(row['b']))] = row.get('%s GE-θ' % short)
-    return {'GE-θ (not implemented)': values}
+    table = paper_table(suite.configurations[0].paper[0])
+    columns = {}
+    for variant in suite.paper_only:
+        columns['%s (not implemented)' % variant] = {
+            (short, int(row['b'])): row.get('%s %s' % (short, variant))
+            for row in table for _, short in DATASETS}
+    return columns
 
 
 def _plot_figure(suite, rows, paper_only, path):
@@ -197,14 +208,15 @@ def _plot_figure(suite, rows, paper_only, path):
 
 
 def _gates_section(root, suite, rows):
-    """Links to the gate pictures of the Fig. 8 runs (drawn by ``run`` after each run)."""
+    """Links to the gate pictures of the runs (drawn by ``run`` after each run)."""
     lines = ['## What the units attend to', '',
              'The gate (sigmoid output) of every ATAC / SE unit on one validation image, per '
              'model (`python -m atac_gluon.visualize`).', '']
     for row in rows:
         if row['labels']['variant'] == 'ResNet':
             continue
-        picture = os.path.join(run_dir(root, suite, _run(suite, row['run'])), GATES_PICTURE)
+        picture = os.path.join(save_dir(root, suite, _configuration(suite, row['run'])),
+                               GATES_PICTURE)
         if os.path.exists(picture):
             lines.append('![%s](%s/%s)' % (row['run'], row['run'], GATES_PICTURE))
         else:
@@ -213,8 +225,8 @@ def _gates_section(root, suite, rows):
     return lines + ['']
 
 
-def _run(suite, name):
-    return next(run for run in suite.runs if run.name == name)
+def _configuration(suite, name):
+    return next(config for config in suite.configurations if config.name == name)
 
 
 # --------------------------------------------------------------------------- ablations
@@ -340,6 +352,165 @@ def _plot_imagenet(rows, path):
     _save(fig, path)
 
 
+# --------------------------------------------------------------------------- seeds (fmnist)
+
+def _final(row):
+    """The metric at the last epoch of a finished run, else None."""
+    if row['state'] != FINISHED or not row['curve']:
+        return None
+    return row['curve'][-1][1]
+
+
+def _spread(values):
+    """(mean, sample std (None for one value), n) of the known ``values``; (None, None, 0)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None, 0
+    return (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None,
+            len(values))
+
+
+def _mean_std(spread):
+    mean, std, n = spread
+    if mean is None:
+        return '—'
+    return '%.4f ± %s' % (mean, '—' if std is None else '%.4f' % std)
+
+
+def _difference(a, b):
+    """(mean of a - mean of b, its standard error sqrt(sa²/na + sb²/nb)) of two spreads; the
+    error is None unless both have a std."""
+    if a[0] is None or b[0] is None:
+        return None, None
+    if a[1] is None or b[1] is None:
+        return a[0] - b[0], None
+    return a[0] - b[0], (a[1] ** 2 / a[2] + b[1] ** 2 / b[2]) ** 0.5
+
+
+def _signed_error(difference):
+    value, error = difference
+    if value is None:
+        return '—'
+    return '%+.4f%s' % (value, '' if error is None else ' ± %.4f' % error)
+
+
+def _groups(rows):
+    """(b, variant, input BN) -> the rows of its seeds, in the suite's order."""
+    groups = {}
+    for row in rows:
+        labels = row['labels']
+        groups.setdefault((labels['b'], labels['variant'], labels['input_bn']), []).append(row)
+    return groups
+
+
+def _seed_spreads(rows):
+    """(b, variant, input BN) -> {'best': spread, 'final': spread} over its finished seeds."""
+    return {key: {'best': _spread([r['ours'] for r in group if r['state'] == FINISHED]),
+                  'final': _spread([_final(r) for r in group])}
+            for key, group in _groups(rows).items()}
+
+
+def _ordered(values):
+    return list(dict.fromkeys(values))
+
+
+def _seeds_lines(suite, rows):
+    """The per-configuration table, the differences to ReLU and to the official input
+    BatchNorm, and the published baselines."""
+    spreads = _seed_spreads(rows)
+    groups = _groups(rows)
+    depths = _ordered(k[0] for k in groups)
+    variants = _ordered(k[1] for k in groups)
+    bns = _ordered(k[2] for k in groups)
+    base = variants[0]
+    lines = ['## Validation accuracy per configuration (mean ± std over seeds)', '',
+             'Best: the highest validation accuracy of a run over its epochs (as the paper '
+             'reports); final: at its last epoch. Finished runs only.', '',
+             '| b | variant | input BN | seeds | best | final |', '|---|---|---|---|---|---|']
+    for b in depths:
+        for variant in variants:
+            for bn in bns:
+                group = groups[b, variant, bn]
+                spread = spreads[b, variant, bn]
+                lines.append('| %d | %s | %s | %d/%d | %s | %s |' % (
+                    b, variant, bn, spread['best'][2], len(group), _mean_std(spread['best']),
+                    _mean_std(spread['final'])))
+    lines += ['', '## Against %s (difference of the means ± its standard error)' % base, '',
+              '| b | input BN | ' + ' | '.join(
+                  '%s - %s %s' % (v, base, kind) for kind in ('best', 'final')
+                  for v in variants[1:]) + ' |',
+              '|---|---|' + '---|' * (2 * (len(variants) - 1))]
+    for b in depths:
+        for bn in bns:
+            cells = [_signed_error(_difference(spreads[b, v, bn][kind], spreads[b, base, bn][kind]))
+                     for kind in ('best', 'final') for v in variants[1:]]
+            lines.append('| %d | %s | %s |' % (b, bn, ' | '.join(cells)))
+    if len(bns) > 1:
+        lines += ['', '## The input BatchNorm: %s - %s' % (bns[1], bns[0]), '',
+                  'The official networks evaluate with the input BatchNorm\'s initial statistics '
+                  '(mean 0, variance 1: the identity), while training standardises every batch '
+                  'with its own; `--input-bn-from-data` sets them from the training data '
+                  '(README, "The input BatchNorm at evaluation").', '',
+                  '| b | variant | Δ best | Δ final |', '|---|---|---|---|']
+        for b in depths:
+            for variant in variants:
+                lines.append('| %d | %s | %s | %s |' % (b, variant, *(
+                    _signed_error(_difference(spreads[b, variant, bns[1]][kind],
+                                              spreads[b, variant, bns[0]][kind]))
+                    for kind in ('best', 'final'))))
+    lines += ['', '## Published Fashion-MNIST results, for scale', '',
+              'Test accuracy on the 10,000 test images as submitted to the data set\'s README '
+              '(not verified by its authors; atac_gluon/reference/fashion-mnist-benchmarks.md '
+              'says where each comes from).', '',
+              '| classifier | preprocessing | test accuracy |', '|---|---|---|']
+    for row in fashion_mnist_benchmarks():
+        lines.append('| %s | %s | %s |' % (row['Classifier'], row['Preprocessing'],
+                                            _paper(row['Test accuracy'])))
+    return lines + ['']
+
+
+def _plot_seeds(suite, rows, path):
+    """Validation accuracy per epoch, one panel per b: per variant the mean over finished seeds
+    (solid: official input BatchNorm, dashed: from data), the band from the lowest to the
+    highest seed."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    groups = _groups(rows)
+    depths = _ordered(k[0] for k in groups)
+    variants = _ordered(k[1] for k in groups)
+    bns = _ordered(k[2] for k in groups)
+    colors = dict(zip(variants, plt.get_cmap('tab10').colors))
+    styles = dict(zip(bns, ('-', '--', ':')))
+    fig, axes = plt.subplots(1, len(depths), figsize=(4.2 * len(depths) + 1, 4), squeeze=False)
+    for ax, b in zip(axes[0], depths):
+        for variant in variants:
+            for bn in bns:
+                curves = [dict(r['curve']) for r in groups[b, variant, bn]
+                          if r['state'] == FINISHED]
+                epochs = sorted(set.intersection(*[set(c) for c in curves])) if curves else []
+                if not epochs:
+                    continue
+                values = [[c[e] for c in curves] for e in epochs]
+                ax.plot(epochs, [sum(v) / len(v) for v in values], styles[bn],
+                        color=colors[variant], label='%s, input BN %s (%d)'
+                        % (variant, bn, len(curves)))
+                ax.fill_between(epochs, [min(v) for v in values], [max(v) for v in values],
+                                color=colors[variant], alpha=0.12, lw=0)
+        ax.set_title('b = %d' % b)
+        ax.set_xlabel('epoch')
+        ax.set_ylabel('validation accuracy')
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc='lower center', ncol=min(3, len(labels)), fontsize=8,
+                   frameon=False)
+    fig.suptitle('%s: mean over seeds, band from the lowest to the highest' % suite.title,
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    _save(fig, path)
+
+
 # --------------------------------------------------------------------------- writing
 
 def _bars(ax, values, low, high, colors, fmt):
@@ -361,44 +532,65 @@ def _bars(ax, values, low, high, colors, fmt):
 def _save(fig, path):
     """Write a figure atomically (a reader never sees half a PNG)."""
     import matplotlib.pyplot as plt
-    tmp = path + '.partial.png'
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    finally:
+        plt.close(fig)
+
+
+def _figure_report(root, suite, rows, picture):
+    """Fig. 7 / Fig. 8: tables per data set and accuracy against depth (and the gates)."""
+    paper_only = _paper_only_columns(suite)
+    lines = _figure_tables(suite, rows, paper_only)
+    lines.append('Ours: the best validation accuracy over all epochs (as the paper '
+                 'reports); paper: read off its figure (about ±0.001); Δ = ours - paper. '
+                 'CIFAR-100 uses the 20 coarse labels as the official script did.')
+    lines.append('')
+    _plot_figure(suite, rows, paper_only, picture)
+    if suite.gates:
+        lines += _gates_section(root, suite, rows)
+    return lines
+
+
+def _ablations_report(root, suite, rows, picture):
+    lines = _ablation_lines(suite, rows)
+    _plot_ablations(rows, picture)
+    return lines
+
+
+def _imagenet_report(root, suite, rows, picture):
+    lines = _imagenet_lines(rows)
+    _plot_imagenet(rows, picture)
+    return lines
+
+
+def _seeds_report(root, suite, rows, picture):
+    lines = _seeds_lines(suite, rows)
+    _plot_seeds(suite, rows, picture)
+    return lines
+
+
+#: the report layouts: suite.report -> f(root, suite, rows, picture path) -> Markdown lines
+#: (drawing the picture)
+_LAYOUTS = {ReportKind.FIGURE: _figure_report, ReportKind.ABLATIONS: _ablations_report,
+            ReportKind.IMAGENET: _imagenet_report, ReportKind.SEEDS: _seeds_report}
 
 
 def write_report(root, suite):
-    """Write ``report.md``, ``report.json`` and the suite's PNG into ``root/<suite>/``;
-    returns the paths written."""
+    """Write ``report.md``, ``report.json`` and the suite's PNG into ``root/<suite>/``, laid out
+    as ``suite.report`` says; returns the paths written."""
     suite_dir = os.path.join(root, suite.name)
     os.makedirs(suite_dir, exist_ok=True)
-    rows, smoke = collect(root, suite)
-    lines = _header(suite, smoke)
+    rows, scale_name = collect(root, suite)
     picture = '%s.png' % suite.name
-    if suite.name in ('fig7', 'fig8'):
-        paper_only = _paper_only_columns(suite)
-        lines += ['![%s](%s)' % (suite.title, picture), '']
-        lines += _figure_tables(suite, rows, paper_only)
-        lines.append('Ours: the best validation accuracy over all epochs (as the paper '
-                     'reports); paper: read off its figure (about ±0.001); Δ = ours - paper. '
-                     'CIFAR-100 uses the 20 coarse labels as the official script did.')
-        lines.append('')
-        _plot_figure(suite, rows, paper_only, os.path.join(suite_dir, picture))
-        if suite.name == 'fig8':
-            lines += _gates_section(root, suite, rows)
-    elif suite.name == 'ablations':
-        lines += ['![%s](%s)' % (suite.title, picture), '']
-        lines += _ablation_lines(suite, rows)
-        _plot_ablations(rows, os.path.join(suite_dir, picture))
-    else:
-        lines += ['![%s](%s)' % (suite.title, picture), '']
-        lines += _imagenet_lines(rows)
-        _plot_imagenet(rows, os.path.join(suite_dir, picture))
+    lines = _header(suite, scale_name) + ['![%s](%s)' % (suite.title, picture), '']
+    lines += _LAYOUTS[suite.report](root, suite, rows, os.path.join(suite_dir, picture))
     lines += _status_section(rows)
     report = os.path.join(suite_dir, 'report.md')
     atomic_write_text(report, '\n'.join(lines) + '\n')
     data = os.path.join(suite_dir, 'report.json')
     atomic_write_text(data, json.dumps({'suite': suite.name, 'metric': suite.metric,
-                                        'smoke': smoke, 'runs': rows}, indent=1,
+                                        'smoke': scale_name == SMOKE_SCALE,
+                                        'scale': scale_name, 'runs': rows}, indent=1,
                                        sort_keys=True) + '\n')
     return [report, data, os.path.join(suite_dir, picture)]

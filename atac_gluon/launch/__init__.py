@@ -4,7 +4,7 @@ fails::
 
     python -m atac_gluon.launch -n 2 -s 1 -- python my_train.py --kvstore dist_sync ...
 
-It starts one scheduler, ``-s`` servers (both ``python -c "import mxnet"`` with the ps-lite role in
+It starts one scheduler, ``-s`` servers (both ``python -c "import mxnet"`` (after atac_gluon.compat) with the ps-lite role in
 the environment) and ``-n`` workers (the COMMAND after ``--``), all on 127.0.0.1 (``DMLC_INTERFACE=lo``,
 a free port). Every output line is prefixed with its process: ``[scheduler]``, ``[server 0]``,
 ``[worker 1]``; stdout goes to stdout, stderr to stderr. Each worker gets ``ATAC_WORKER_RANK`` (its
@@ -30,7 +30,7 @@ host reaches; the scheduler's port is one free on this machine. A host written a
 is also the address its processes announce (``DMLC_NODE_HOST``); ``DMLC_INTERFACE`` is passed on
 only if set here. Every host needs passwordless (key) ssh, a POSIX login shell, the same working
 directory path as here, and this Python (``sys.executable``, with mxnet) at the same path: servers
-and the scheduler run ``python -c "import mxnet"``, and each remote command runs under a small
+and the scheduler run ``python -c "import mxnet"`` (after atac_gluon.compat), and each remote command runs under a small
 Python guard that stops it (SIGTERM to its process group, SIGKILL after the grace period) as soon
 as its ssh connection closes, so stopping the local ssh stops the remote process too. The remote
 environment has only the ps-lite variables, ``ATAC_WORKER_RANK``, ``PYTHONUNBUFFERED``, the

@@ -15,7 +15,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from ..errors import BadInput
 
 __all__ = ['Role', 'LaunchPlan', 'build_plan', 'free_port', 'role_env', 'read_hostfile',
-           'guard_source', 'GRACE', 'LINGER', 'FORWARDED', 'SSH_OPTIONS_ENV']
+           'guard_source', 'GRACE', 'LINGER', 'FORWARDED', 'SSH_OPTIONS_ENV', 'SERVER_PROGRAM']
+
+#: what the scheduler and the servers run: importing mxnet runs the role in DMLC_ROLE. On
+#: NumPy >= 1.24 or Python >= 3.12 mxnet imports only after atac_gluon.compat's fixes; a host
+#: without atac_gluon still runs plain mxnet, as before
+SERVER_PROGRAM = ('try:\n    import atac_gluon.compat\nexcept ImportError:\n    pass\n'
+                  'import mxnet')
 
 GRACE = 3.0    # seconds between SIGTERM and SIGKILL when stopping a process group
 LINGER = 10.0  # seconds the scheduler and servers get to exit after the workers finished
@@ -214,7 +220,7 @@ def build_plan(command: Sequence[str], num_workers: int, num_servers: int,
     _check(command, num_workers, num_servers, launcher, hosts, host_ip, forward)
     port = free_port() if port is None else port
     python = sys.executable if python is None else python
-    server_cmd = [python, '-c', 'import mxnet']
+    server_cmd = [python, '-c', SERVER_PROGRAM]
     planned = ([('scheduler', 0, server_cmd)]
                + [('server', i, server_cmd) for i in range(num_servers)]
                + [('worker', i, list(command)) for i in range(num_workers)])

@@ -196,7 +196,7 @@ def describe_mismatch(net, saved, hint_flags=None):
     return text
 
 
-class InitializeMissing(object):
+class InitializeMissing:
     """``initialize`` that initializes the parameters not initialized yet and leaves loaded ones
     alone without a warning per parameter (MXNet warns "already initialized" for each), e.g.
     after :func:`~atac_gluon.models.from_gluoncv` copied a GluonCV model's parameters.

@@ -1,9 +1,11 @@
 """Turning GluonCV model-zoo ResNets into their ATAC versions."""
 import os
 import tempfile
+from typing import Optional
 
 import mxnet as mx
 from mxnet.gluon import nn
+from mxnet.gluon.block import HybridBlock
 from gluoncv.model_zoo.cifarresnet import CIFARResNetV2
 from gluoncv.model_zoo.resnetv1b import BasicBlockV1b, BottleneckV1b, ResNetV1b
 
@@ -46,8 +48,9 @@ def _v1b_atac(net, act_type, r, useReLU, useGlobal, act_layers):
         name_prefix=net.prefix, block=_V1B_BLOCKS[block], useReLU=useReLU, useGlobal=useGlobal)
 
 
-def from_gluoncv(net, act_type='ChaATAC', r=2, useReLU=True, useGlobal=False, act_layers=None,
-                 copy_params=True):
+def from_gluoncv(net: HybridBlock, act_type: str = 'ChaATAC', r: int = 2, useReLU: bool = True,
+                 useGlobal: bool = False, act_layers: Optional[int] = None,
+                 copy_params: bool = True) -> HybridBlock:
     r"""The ATAC version of a GluonCV ResNet (``ResNetV1b`` family or ``CIFARResNetV2``).
 
     The architecture (depth, widths, classes, stem, downsampling, dilation) is read off ``net``;
@@ -92,7 +95,7 @@ def from_gluoncv(net, act_type='ChaATAC', r=2, useReLU=True, useGlobal=False, ac
     return atac
 
 
-def load_shared_parameters(net, path, what=None):
+def load_shared_parameters(net: HybridBlock, path: str, what: Optional[str] = None) -> dict:
     r"""Copy the parameters of a checkpoint into the layers of ``net`` that have the same
     structural name and shape; leave the others (ATAC units, a classifier of another size) as
     they are. Parameters still uninitialized (or with deferred shapes) take the file's values.

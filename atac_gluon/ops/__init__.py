@@ -18,10 +18,10 @@ import hashlib
 import os
 import shlex
 import subprocess
-import tempfile
 
 from ..cpuinfo import cpu_flags
 from ..errors import BadInput
+from ..files import write_durably
 
 __all__ = ['SOURCES', 'build', 'load', 'library_path']
 
@@ -73,12 +73,11 @@ def build():
         raise BadInput('cannot build the atac_gluon operator library in %s: %s (set '
                        'ATAC_GLUON_OPS_CACHE to a writable directory)' % (folder, err))
     mxnet_dir = _mxnet_dir()
-    fd, staged = tempfile.mkstemp(suffix='.so', dir=folder)
-    os.close(fd)
-    command = _compiler() + FLAGS + list(SOURCES) + [
-        os.path.join(mxnet_dir, 'src', 'lib_api.cc'), '-I', os.path.join(mxnet_dir, 'include'),
-        '-o', staged]
-    try:
+
+    def compile_to(staged):
+        command = _compiler() + FLAGS + list(SOURCES) + [
+            os.path.join(mxnet_dir, 'src', 'lib_api.cc'), '-I', os.path.join(mxnet_dir, 'include'),
+            '-o', staged]
         try:
             proc = subprocess.run(command, capture_output=True, text=True)
         except OSError as err:
@@ -87,14 +86,15 @@ def build():
         if proc.returncode != 0:
             raise BadInput('cannot build the atac_gluon operator library: %s failed: %s'
                            % (' '.join(command[:1]), proc.stderr.strip()[-800:]))
-        os.replace(staged, path)  # whole or not at all: a concurrent build wins either way
-    finally:
-        if os.path.exists(staged):
-            os.remove(staged)
-            try:
-                os.rmdir(folder)  # a failed build leaves no empty directory either
-            except OSError:
-                pass
+    try:
+        # a partial name of its own: processes building at once each rename a whole library
+        write_durably(path, compile_to, unique=True)
+    except BaseException:
+        try:
+            os.rmdir(folder)  # a failed build leaves no empty directory either
+        except OSError:
+            pass
+        raise
     return path
 
 

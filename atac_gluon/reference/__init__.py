@@ -1,17 +1,20 @@
 """What the paper and the official release report, shipped as data files beside this module:
-``paper-results.md`` (the paper's tables and figure values, the release's recipes) and
-``official-imagenet-log.csv`` (the official ImageNet run, one row per epoch). The reproduction
-reports compare against them; nothing here copies their numbers into code."""
+``paper-results.md`` (the paper's tables and figure values, the release's recipes),
+``official-imagenet-log.csv`` (the official ImageNet run, one row per epoch) and
+``fashion-mnist-benchmarks.md`` (published Fashion-MNIST results, from the data set's README).
+The reproduction reports compare against them; nothing here copies their numbers into code."""
 import csv
 import os
 
 from ..errors import BadInput
 
-__all__ = ['PAPER_RESULTS', 'OFFICIAL_IMAGENET_LOG', 'paper_table', 'official_imagenet_log']
+__all__ = ['PAPER_RESULTS', 'OFFICIAL_IMAGENET_LOG', 'FASHION_MNIST_BENCHMARKS', 'paper_table',
+           'official_imagenet_log', 'fashion_mnist_benchmarks']
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 PAPER_RESULTS = os.path.join(_HERE, 'paper-results.md')
 OFFICIAL_IMAGENET_LOG = os.path.join(_HERE, 'official-imagenet-log.csv')
+FASHION_MNIST_BENCHMARKS = os.path.join(_HERE, 'fashion-mnist-benchmarks.md')
 
 
 def _cell(text):
@@ -66,3 +69,9 @@ def official_imagenet_log(path=OFFICIAL_IMAGENET_LOG):
     with open(path, newline='') as f:
         return [dict({k: float(v) for k, v in row.items()}, epoch=int(row['epoch']))
                 for row in csv.DictReader(f)]
+
+
+def fashion_mnist_benchmarks(path=FASHION_MNIST_BENCHMARKS):
+    """The published Fashion-MNIST results the ``fmnist`` report shows for scale: a list of
+    dicts with ``Classifier``, ``Preprocessing`` (text) and ``Test accuracy`` (float)."""
+    return paper_table('Fashion-MNIST benchmarks', path)

@@ -1,5 +1,5 @@
-"""What both training scripts share: CPU threads, contexts, the epoch loop, checkpoints and
-resume, metrics files and plots, errors and exit codes.
+"""What both training scripts share: the run spec their flags resolve into, the runner, CPU
+threads, contexts, the epoch loop, checkpoints and resume, metrics files and plots.
 
 Import :mod:`atac_gluon.training.threads` first (it does not import mxnet); the other modules
 import mxnet.

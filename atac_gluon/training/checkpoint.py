@@ -28,66 +28,13 @@ import mxnet as mx
 import numpy as np
 
 from ..errors import BadInput, WriteFailed, error_reason
+from ..files import PARTIAL as _PARTIAL
+from ..files import atomic_write_text, fsync, write_durably
 
-__all__ = ['Checkpoints', 'atomic_write_text', 'partial_path', 'write_durably', 'fsync',
-           'remove_partials', 'log_skipped', 'FORMAT']
+__all__ = ['Checkpoints', 'remove_partials', 'log_skipped', 'FORMAT']
 
 FORMAT = 'atac-gluon-checkpoint/2'
 _DATA = ('.params', '.states')
-_PARTIAL = '.partial'
-
-
-def partial_path(path):
-    """Where ``path`` is written before it is renamed into place (``a.params`` ->
-    ``a.partial.params``: the extension stays, for writers that infer the format from it)."""
-    root, ext = os.path.splitext(path)
-    return root + _PARTIAL + ext
-
-
-def fsync(path):
-    """Make the contents of file ``path``, or the renames in directory ``path``, durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_durably(path, write, check=None):
-    """``write(tmp)`` to a partial name, fsync it, ``check(tmp)`` it if given, and rename it to
-    ``path``; a failure or an interrupt leaves no partial file and ``path`` as it was."""
-    tmp = partial_path(path)
-    try:
-        write(tmp)
-        fsync(tmp)
-        if check is not None:
-            check(tmp)
-        os.replace(tmp, path)
-    except BaseException as err:
-        # MXNet's writer loses errno: tell a full disk by its free space, before the partial
-        # file gives it back
-        full = not isinstance(err, OSError) and _no_space_left(tmp)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        if full:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path) from err
-        raise
-
-
-def _no_space_left(path):
-    try:
-        return os.statvfs(os.path.dirname(os.path.abspath(path))).f_bavail == 0
-    except OSError:
-        return False
-
-
-def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` through a fsynced partial file and a rename."""
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            f.write(text)
-    write_durably(path, write)
-    fsync(os.path.dirname(os.path.abspath(path)))
 
 
 def _sha256(path):
@@ -109,7 +56,7 @@ def _write_failure(err, what, save_dir, committed):
     return WriteFailed('cannot write %s in %s (%s); %s' % (what, save_dir, reason, kept))
 
 
-class Checkpoints(object):
+class Checkpoints:
     """The checkpoints of one run in ``save_dir``.
 
     Parameters

@@ -52,8 +52,8 @@ def add_run_flags(parser):
     parser.add_argument('--fused-gates', action='store_true',
                         help="compute each local ChaATAC unit's sigmoid and product, and their "
                              'gradients, in one float32 operator of atac_gluon.ops (built with '
-                             'g++ on first use): the same numbers to float rounding, 6-16%% '
-                             'faster on the CPU; checkpoints and exports are unchanged')
+                             'g++ on first use): the same numbers to float rounding, faster on '
+                             'the CPU (see the README); checkpoints and exports are unchanged')
     parser.add_argument('--kvstore', type=str, default='device',
                         help='MXNet kvstore type handed to the Trainer (device, local, '
                              'dist_sync, dist_device_sync, dist_async)')

@@ -4,12 +4,12 @@ import json
 import os
 
 from ..errors import BadInput, WriteFailed
-from .checkpoint import atomic_write_text, fsync, write_durably
+from ..files import atomic_write, atomic_write_text
 
 __all__ = ['MetricsLog', 'plot_history']
 
 
-class MetricsLog(object):
+class MetricsLog:
     """Append-only per-epoch records in ``path``; ``resume_at`` makes it agree with a checkpoint.
 
     Parameters
@@ -85,8 +85,7 @@ def plot_history(records, path, errors=cifar_errors):
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # --save-plot-dir
         # through a partial file, so a kill never leaves a torn PNG under the final name
-        write_durably(path, lambda tmp: history.plot(save_path=tmp))
-        fsync(os.path.dirname(os.path.abspath(path)))
+        atomic_write(path, lambda tmp: history.plot(save_path=tmp))
     except OSError as err:
         raise WriteFailed('cannot write the plot %s (%s)' % (path, err.strerror)) from None
     finally:

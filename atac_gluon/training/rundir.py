@@ -1,19 +1,45 @@
 """A run's save directory: the log file, the checkpoints and their policy, ``metrics.jsonl`` and
 the history plot, ``--resume`` and the final export. It owns the end of every epoch."""
 import os
+from dataclasses import dataclass, field
+from typing import Optional
 
 import mxnet as mx
 
+from ..activations import set_fused_gates
 from ..errors import BadInput
 from ..deployment import export_all
 from .checkpoint import Checkpoints, log_skipped
 from .metrics import MetricsLog, plot_history
-from .runtime import setup_logging
+from .logs import setup_logging
 
-__all__ = ['RunDir']
+__all__ = ['RunDir', 'Best', 'Start']
 
 
-class RunDir(object):
+@dataclass(frozen=True)
+class Best:
+    """The best validation score so far and its epoch (None before the first epoch)."""
+
+    score: Optional[float] = None
+    epoch: Optional[int] = None
+
+    def after(self, score: float, epoch: int) -> 'Best':
+        """The best once ``epoch`` scored ``score`` (higher is better)."""
+        return Best(score, epoch) if self.improved_by(score) else self
+
+    def improved_by(self, score: float) -> bool:
+        return self.score is None or score > self.score
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a run starts: its first epoch and the best of the epochs before it."""
+
+    epoch: int = 0
+    best: Best = field(default_factory=Best)
+
+
+class RunDir:
     """A run's save directory: log file, checkpoints, metrics, plot, resume, export.
 
     Parameters
@@ -79,6 +105,16 @@ class RunDir(object):
             # metrics of a run that died before its first checkpoint
             os.remove(self.metrics.path)
 
+    @classmethod
+    def of(cls, spec, run_info, writer=True) -> 'RunDir':
+        """The run directory of ``spec`` (a :class:`~atac_gluon.training.spec.RunSpec`), its
+        metrics records starting with ``run_info``."""
+        files = spec.files
+        return cls(files.save_dir, files.checkpoint_prefix, spec.best_stem, spec.identity,
+                   spec.resume, files.log_name, run_info=run_info, flags=spec.flags,
+                   save_period=spec.save_period, plot=(files.plot_path, spec.score.plot_errors),
+                   writer=writer)
+
     def _check_identity(self, info):
         saved = info.get('flags', {})
         changed = sorted(k for k, v in self.identity.items() if k in saved and saved[k] != v)
@@ -87,36 +123,33 @@ class RunDir(object):
                 self.save_dir, ', '.join('--' + k.replace('_', '-') for k in changed),
                 ', '.join('%s=%r' % (k, saved[k]) for k in changed)))
 
-    def resume(self, net, trainer, ctx):
-        """Restore the newest intact checkpoint; returns (start_epoch, (best_score, best_epoch)).
-        Logs which checkpoint it took and why it skipped any newer one."""
+    def resume(self, net, trainer, ctx) -> Start:
+        """Restore the newest intact checkpoint; returns where the run continues. Logs which
+        checkpoint it took and why it skipped any newer one."""
         info = self.resume_from
         log_skipped(self.log, self._skipped)
         if info is None:
             self.log.info('--resume: no checkpoint in %s, starting at epoch 0', self.save_dir)
-            return 0, (None, None)
+            return Start()
         self.checkpoints.restore(info, net, trainer, ctx)
         if self.writer:
             self.checkpoints.roll_forward(info)
             self.metrics.resume_at(info['record'])
         self.log.info('resumed from %s (epoch %d done, best %.4f at epoch %s)', info['stem'],
                       info['epoch'], info['best_score'], info.get('best_epoch'))
-        return info['epoch'] + 1, (info['best_score'], info.get('best_epoch'))
+        return Start(info['epoch'] + 1, Best(info['best_score'], info.get('best_epoch')))
 
-    def end_epoch(self, epoch, num_epochs, net, trainer, record, score, best):
+    def end_epoch(self, epoch, num_epochs, net, trainer, record, score, best: Best) -> Best:
         """Close ``epoch``: commit its checkpoint (and a new best), then its metrics line, the log
-        line and the plot. ``best`` is (best score, its epoch) before this epoch; returns it
-        updated."""
-        best_score, best_epoch = best
-        improved = best_score is None or score > best_score
-        if improved:
-            best_score, best_epoch = score, epoch
+        line and the plot. ``best`` is the best before this epoch; returns it updated."""
+        improved = best.improved_by(score)
+        best = best.after(score, epoch)
         # every save_period epochs and at the end, as both official scripts save
         periodic = bool(self.save_period) and ((epoch + 1) % self.save_period == 0
                                                or epoch == num_epochs - 1)
         if self.writer:
             self.checkpoints.save_epoch(epoch, net, trainer,
-                                        {'best_score': best_score, 'best_epoch': best_epoch,
+                                        {'best_score': best.score, 'best_epoch': best.epoch,
                                          'record': record, 'flags': self.flags},
                                         periodic=periodic, best=improved)
             self.metrics.append(record)
@@ -124,7 +157,7 @@ class RunDir(object):
             '%s=%s' % (k, ('%.6g' % v) if isinstance(v, float) else v)
             for k, v in sorted(record.items()) if k not in self.run_info))
         self.draw()
-        return best_score, best_epoch
+        return best
 
     def draw(self):
         """The history plot of the metrics so far (if the run has one)."""
@@ -135,7 +168,8 @@ class RunDir(object):
     def export(self, net, name, input_shape):
         """Export the trained ``net`` with the parameters of the best checkpoint, else the last,
         in float32 on the CPU, to ``<save_dir>/<name>-symbol.json``, ``<name>-0000.params`` and
-        ``<name>.onnx`` (renamed into place: a kill leaves no torn export); returns the paths."""
+        ``<name>.onnx`` (renamed into place: a kill leaves no torn export), with MXNet's
+        operators (fused gates are switched back); returns the paths."""
         try:
             info = self.checkpoints.newest_intact(self.log, kind='best')
         except BadInput:  # no intact best: the newest intact checkpoint
@@ -143,10 +177,13 @@ class RunDir(object):
         info = info or self.checkpoints.newest_intact(self.log)
         if info is None:
             raise BadInput('--export: no checkpoint in %s to export' % self.save_dir)
+        set_fused_gates(net, False)  # the export needs no operator library
         # float32 for deployment, whatever the training dtype (float16 on GPUs)
         net.cast('float32')
         net.collect_params().reset_ctx(mx.cpu())  # one context, whatever the training used
         net.load_parameters(self.checkpoints.path_of(info), ctx=mx.cpu(), cast_dtype=True,
                             dtype_source='current')
         self.log.info('exporting %s (epoch %d)', info['stem'], info['epoch'])
-        return export_all(net, os.path.join(self.save_dir, name), input_shape, onnx=True)
+        exported = export_all(net, os.path.join(self.save_dir, name), input_shape, onnx=True)
+        self.log.info('exported %s', ', '.join(exported))
+        return exported

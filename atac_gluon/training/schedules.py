@@ -1,10 +1,16 @@
 """Learning-rate schedules as pure functions of the position in training, so a resumed run
-sets exactly the rate an uninterrupted one would."""
+sets exactly the rate an uninterrupted one would; :class:`StepSchedule` and
+:class:`WarmupSchedule` are the two scripts' schedules as settings of a run."""
 import bisect
+from dataclasses import dataclass
+from typing import Callable, Tuple
 
 from ..errors import BadInput
 
-__all__ = ['step_schedule']
+__all__ = ['step_schedule', 'warmup_schedule', 'StepSchedule', 'WarmupSchedule']
+
+#: ``lr_at(epoch, batch_index)`` -> the learning rate of that step
+LrAt = Callable[[int, int], float]
 
 
 def step_schedule(base_lr, decay, decay_epochs):
@@ -72,3 +78,36 @@ def warmup_schedule(mode, base_lr, num_epochs, iters_per_epoch, warmup_epochs=0,
         # the optimizer counts updates from 1, and the official script's scheduler saw that count
         return schedule(epoch * iters_per_epoch + batch_index + 1)
     return lr_at
+
+
+@dataclass(frozen=True)
+class StepSchedule:
+    """train_cifar.py's schedule: :func:`step_schedule`, set once per epoch."""
+
+    base_lr: float
+    decay: float
+    decay_epochs: Tuple[int, ...]
+
+    def lr_at(self, iters_per_epoch: int) -> LrAt:
+        by_epoch = step_schedule(self.base_lr, self.decay, self.decay_epochs)
+        return lambda epoch, batch: by_epoch(epoch)
+
+
+@dataclass(frozen=True)
+class WarmupSchedule:
+    """train_imagenet.py's schedule: :func:`warmup_schedule`, set at every iteration (its
+    length in iterations comes from the data)."""
+
+    mode: str
+    base_lr: float
+    num_epochs: int
+    warmup_epochs: int
+    warmup_lr: float
+    decay: float
+    decay_epochs: Tuple[int, ...]
+
+    def lr_at(self, iters_per_epoch: int) -> LrAt:
+        """BadInput if the warm-up or the schedule after it is shorter than 2 iterations."""
+        return warmup_schedule(self.mode, self.base_lr, self.num_epochs, iters_per_epoch,
+                               self.warmup_epochs, self.warmup_lr, self.decay,
+                               list(self.decay_epochs))

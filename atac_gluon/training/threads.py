@@ -1,15 +1,14 @@
 """OpenMP thread count for MXNet's CPU kernels, set before mxnet is imported.
 
-MXNet's default leaves half of the cores idle; on the project's 2-core machines using all of them
-trained 1.7x faster. MXNet reads ``OMP_NUM_THREADS`` once, when it is imported, so this module
-must not import mxnet (nor anything that does).
+MXNet's default leaves half of the cores idle; training uses all of them. MXNet reads
+``OMP_NUM_THREADS`` once, when it is imported, so this module must not import mxnet (nor
+anything that does).
 
 MXNet's operator tuning (on by default) decides per elementwise kernel whether OpenMP is worth
-it, and on our 2-core CPUs it mostly says no: ATAC's gate multiply (``elemwise_mul`` and its
-backward, a fifth of a ResNet-20 ATAC training step) then runs on one core. With the tuning off
-every kernel uses the threads; measured on ResNet-20 ATAC, batch 128, 2 cores: training step
-153-162 -> 170-196 img/s, the gate multiply 3.2 -> 0.9 ms. Like the thread count it is read
-when mxnet is imported; a value in the environment is kept.
+it, and on small CPUs it mostly says no: ATAC's gate multiply (``elemwise_mul`` and its
+backward) then runs on one core. With the tuning off every kernel uses the threads (the README
+gives the measured gain). Like the thread count it is read when mxnet is imported; a value in
+the environment is kept.
 """
 import argparse
 import os

@@ -1,7 +1,9 @@
-"""Resuming the official open-atac trainer states, whose pickled optimizer carries a GluonCV
-``lr_scheduler``; files that are not what they claim to be are
-:class:`~atac_gluon.errors.BadInput` naming the flag and the file. (Float16 parameters, the
-released ResNet-50, load with ``load_parameters_checked(..., cast_dtype=True)``.)"""
+"""Trainer-state files (``Trainer.save_states``) given on the command line: checked before
+anything is written, then loaded into the run's trainer, the official open-atac files (whose
+pickled optimizer carries a GluonCV ``lr_scheduler``) included; files that are not what they
+claim to be are :class:`~atac_gluon.errors.BadInput` naming the flag and the file. (Float16
+parameters, the released ResNet-50, load with ``load_parameters_checked(..., cast_dtype=True)``.)
+"""
 import pickle
 
 import mxnet as mx

@@ -1,7 +1,7 @@
-"""The parent process: run each group of the plan in its own worker process (one after the
-other: they would compete for the cores), collect their results, keep the JSON up to date after
-each group. A worker that crashes, hangs past its timeout or cannot start leaves its remaining
-configurations ``unavailable`` with the reason; the run goes on."""
+"""The supervisor, the benchmark's parent process: run each group of the plan in its own worker
+process (one after the other: they would compete for the cores), collect their results, keep
+the JSON up to date after each group. A worker that crashes, hangs past its timeout or cannot
+start leaves its remaining configurations ``unavailable`` with the reason; the run goes on."""
 import datetime
 import json
 import os
