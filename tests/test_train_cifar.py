@@ -139,7 +139,8 @@ def script():
 
 
 @pytest.mark.parametrize('args,message', [
-    (['--dataset', 'svhn'], "--dataset must be one of cifar10, cifar100, digits, fashion-mnist, got 'svhn'"),
+    (['--dataset', 'svhn'],
+     "--dataset must be one of cifar10, cifar100, digits, fashion-mnist, got 'svhn'"),
     (['--act-type', 'xUnit'], "unknown act_type 'xUnit'"),
     (['--r', '0'], '--r must be a positive integer, got 0'),
     (['--r', '32'], 'channels // r'),

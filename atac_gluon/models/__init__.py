@@ -1,5 +1,5 @@
 """ATAC model families and their registry."""
-from .registry import (canonical_name, get_model, list_models, model_factory, model_family,
+from .registry import (ModelFamily, canonical_name, get_model, list_models, model_factory,
                        register_model)
 from .cifar import ResBlockV2ATAC, ResNet20V2ATAC, get_cifar_resnet_atac
 from .imagenet import (BasicBlockV1bATAC, BottleneckV1bATAC, ResNet50_v1bATAC,

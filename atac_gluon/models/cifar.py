@@ -23,7 +23,7 @@ from gluoncv.model_zoo.cifarresnet import CIFARBasicBlockV2, CIFARResNetV2
 from ..activations import check_act_type, check_count, create_act
 from ..errors import BadInput
 from .params import InitializeMissing
-from .registry import model_family, refuse_pretrained
+from .registry import ModelFamily, refuse_pretrained
 
 __all__ = ['ResBlockV2ATAC', 'ResNet20V2ATAC', 'stage_act_types', 'get_cifar_resnet_atac',
            'set_input_bn_statistics', 'MAX_ACT_LAYERS']
@@ -223,8 +223,8 @@ def set_input_bn_statistics(net, mean, var):
 
 
 #: the family's attributes, given to :func:`get_cifar_resnet_atac` and every registered name
-cifar_family = model_family(input_shape=(1, 3, 32, 32), dataset='cifar10',
-                            max_act_layers=MAX_ACT_LAYERS)
+cifar_family = ModelFamily(input_shape=(1, 3, 32, 32), dataset='cifar10',
+                           max_act_layers=MAX_ACT_LAYERS)
 
 
 @cifar_family

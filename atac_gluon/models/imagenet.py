@@ -19,7 +19,7 @@ from gluoncv.model_zoo.resnetv1b import BasicBlockV1b, BottleneckV1b, ResNetV1b
 from ..activations import check_act_type, check_count, create_act
 from ..errors import BadInput
 from .params import InitializeMissing
-from .registry import model_family, refuse_pretrained
+from .registry import ModelFamily, refuse_pretrained
 
 __all__ = ['BasicBlockV1bATAC', 'BottleneckV1bATAC', 'ResNet50_v1bATAC', 'get_resnet_v1b_atac',
            'MAX_ACT_LAYERS']
@@ -174,8 +174,8 @@ _DEPTHS = {18: (BasicBlockV1bATAC, [2, 2, 2, 2]), 34: (BasicBlockV1bATAC, [3, 4,
 
 
 #: the family's attributes, given to :func:`get_resnet_v1b_atac` and every registered name
-imagenet_family = model_family(input_shape=(1, 3, 224, 224), dataset='imagenet',
-                               max_act_layers=MAX_ACT_LAYERS)
+imagenet_family = ModelFamily(input_shape=(1, 3, 224, 224), dataset='imagenet',
+                              max_act_layers=MAX_ACT_LAYERS)
 
 
 @imagenet_family

@@ -5,7 +5,7 @@ from typing import List
 
 from ..errors import BadInput
 
-__all__ = ['register_model', 'model_family', 'ModelFamily', 'get_model', 'list_models',
+__all__ = ['register_model', 'ModelFamily', 'get_model', 'list_models',
            'canonical_name', 'model_factory', 'refuse_pretrained']
 
 _MODELS = {}
@@ -90,22 +90,6 @@ class ModelFamily:
         factory.dataset = self.dataset
         factory.max_act_layers = self.max_act_layers
         return factory
-
-
-def model_family(input_shape, dataset, max_act_layers):
-    """The :class:`ModelFamily` decorator of a family: ``@family`` on its family factory,
-    ``@family.variant`` on each registered name.
-
-    Parameters
-    ----------
-    input_shape : tuple of int
-        One input batch, N x C x H x W (default of export and summary).
-    dataset : str
-        Default preprocessing of predict (``'cifar10'``, ``'imagenet'``).
-    max_act_layers : int
-        The largest meaningful ``act_layers`` of the family.
-    """
-    return ModelFamily(input_shape, dataset, max_act_layers)
 
 
 def get_model(name: str, **kwargs):
