@@ -18,7 +18,7 @@ $(PY):
 # cannot take on its own (README, "Pythons and NumPys")
 MXNET_NO_DEPS := $(shell $(PYTHON) -c 'import sys; print(int(sys.version_info >= (3, 13)))')
 
-$(STAMP): setup.py Makefile | $(PY)
+$(STAMP): setup.py pyproject.toml Makefile | $(PY)
 ifeq ($(MXNET_NO_DEPS),1)
 	$(PY) -m pip install --quiet --no-deps mxnet==1.9.1
 endif
