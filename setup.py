@@ -8,8 +8,10 @@ setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=['tests', 'tests.*']),
-    # the paper's numbers and the official ImageNet log, read by the reproduction reports
-    package_data={'atac_gluon.reference': ['paper-results.md', 'official-imagenet-log.csv'],
+    # the paper's numbers, the official ImageNet log and Fashion-MNIST's published results, read
+    # by the reproduction reports
+    package_data={'atac_gluon.reference': ['paper-results.md', 'official-imagenet-log.csv',
+                                            'fashion-mnist-benchmarks.md'],
                   # compiled on first use (atac_gluon.ops)
                   'atac_gluon.ops': ['atac_int8_gate.cc', 'atac_gate.cc']},
     # 3.9: argparse.BooleanOptionalAction. 3.14 and later are untested: refused by pip here, in one

@@ -482,7 +482,8 @@ def _plot_seeds(suite, rows, path):
     bns = _ordered(k[2] for k in groups)
     colors = dict(zip(variants, plt.get_cmap('tab10').colors))
     styles = dict(zip(bns, ('-', '--', ':')))
-    fig, axes = plt.subplots(1, len(depths), figsize=(4.2 * len(depths) + 1, 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(depths), figsize=(max(8.0, 4.2 * len(depths) + 1), 4.6),
+                             squeeze=False)
     for ax, b in zip(axes[0], depths):
         for variant in variants:
             for bn in bns:
@@ -503,11 +504,10 @@ def _plot_seeds(suite, rows, path):
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc='lower center', ncol=min(3, len(labels)), fontsize=8,
-                   frameon=False)
-    fig.suptitle('%s: mean over seeds, band from the lowest to the highest' % suite.title,
-                 fontsize=10)
-    fig.tight_layout(rect=(0, 0.16, 1, 1))
+        fig.legend(handles, labels, loc='lower center', ncol=2, fontsize=8, frameon=False)
+    fig.suptitle('%s: validation accuracy, mean over seeds\n(band: lowest to highest seed; '
+                 'in brackets: seeds)' % suite.name, fontsize=10)
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
     _save(fig, path)
 
 

@@ -306,8 +306,9 @@ def command_flags(config, save_dir, epochs=None, gpus=None, data_dir=None, smoke
     gpus : str, optional
         GPU ids (``0,1``): ``--gpus`` of CIFAR runs, their count ``--num-gpus`` of ImageNet runs.
     data_dir : str, optional
-        CIFAR, Fashion-MNIST: ``--data-dir``; ImageNet: the folder holding ``rec/{train,val}.{rec,idx}`` (with
-        ``--use-rec``) or ``train/`` and ``val/`` image folders.
+        CIFAR, Fashion-MNIST: ``--data-dir``; ImageNet: the folder holding
+        ``rec/{train,val}.{rec,idx}`` (with ``--use-rec``) or ``train/`` and ``val/`` image
+        folders.
     smoke : dict, optional
         The smoke scale (:func:`~atac_gluon.experiments.smoke.smoke_settings`): flag -> value
         overrides, and ``max_blocks``.
