@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 WORKER = r'''
 import os, signal, sys, time
+import atac_gluon.compat  # before mxnet, as a user's program on a newer NumPy or Python
 import mxnet as mx
 import numpy as np
 

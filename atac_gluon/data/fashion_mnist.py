@@ -11,8 +11,7 @@ The input the CIFAR host gets, and why:
 - **The grey channel replicated to 3**: the host's first convolution and its input BatchNorm
   (three channels, no learned scale or shift, README) are CIFAR's, so every checkpoint, export
   and tool of the CIFAR host applies as is; the three channels stay identical throughout (same
-  crop, flip and normalisation), at no cost in accuracy. The arrays are a broadcast view, so
-  memory holds one channel.
+  crop, flip and normalisation). The arrays are a broadcast view, so memory holds one channel.
 - **Augmentation**: CIFAR's, the random crop with 4-pixel zero padding and the horizontal flip
   (:class:`~atac_gluon.data.batches.BatchIterator`); a mirrored garment is the same garment.
 - **Normalisation**: :data:`FASHION_MNIST_MEAN` / :data:`FASHION_MNIST_STD`, the mean and
