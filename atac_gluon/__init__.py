@@ -19,6 +19,7 @@ _EXPORTS = {
                'ResNet50_v1bATAC', 'from_gluoncv', 'get_cifar_resnet_atac', 'get_model',
                'get_resnet_v1b_atac', 'list_models', 'load_shared_parameters'),
     'flops': ('summary',),
+    'conversion': ('convert',),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -16,17 +16,14 @@ import mxnet as mx
 import numpy as np
 from PIL import Image
 
-from .data.batches import to_normalized_nchw
-from .data.cifar import CIFAR_MEAN, CIFAR_STD
-from .data.digits import digits_normalization
-from .data.fashion_mnist import (FASHION_MNIST, FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN,
-                                 FASHION_MNIST_STD, to_network_images)
-from .data.imagenet import DEFAULT_CROP_RATIO, folder_val_transform
+from .data.fashion_mnist import FASHION_MNIST, FASHION_MNIST_CLASSES
+from .data.imagenet import DEFAULT_CROP_RATIO
+from .data.pipelines import image_input
 from .cli import add_model_flags, check_model_flags, load_model
 from .errors import BadInput, run_main
 from .models import model_factory
 
-__all__ = ['preprocess', 'class_names', 'predict']
+__all__ = ['class_names', 'predict', 'read_image', 'read_batch']
 
 CIFAR10_NAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
                  'truck')
@@ -84,40 +81,6 @@ def read_image(path):
     return image[:, :, ::-1]
 
 
-def preprocess(image, dataset, input_size=224, crop_ratio=DEFAULT_CROP_RATIO):
-    """1 x 3 x H x W float32 network input, as the validation data of ``dataset`` is prepared.
-
-    Parameters
-    ----------
-    image : numpy.ndarray
-        RGB uint8 HWC image.
-    dataset : str
-        cifar10 / cifar100 (32x32, CIFAR normalisation; other sizes are resized to 32x32),
-        digits (grey, 32x32, standardised as the training split), fashion-mnist (grey, resized
-        to 28x28, padded to 32x32 with black, 3 channels, the data set's normalisation: the
-        articles are light on black, as in the data set), imagenet (resize, centre crop,
-        ImageNet normalisation: the official validation transform).
-    input_size, crop_ratio
-        ImageNet validation geometry.
-    """
-    if dataset == 'imagenet':
-        return folder_val_transform(input_size, crop_ratio)(mx.nd.array(image, dtype='uint8')) \
-            .expand_dims(0).asnumpy()
-    if dataset == FASHION_MNIST:
-        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-        if grey.shape != (28, 28):
-            grey = cv2.resize(grey, (28, 28), interpolation=cv2.INTER_AREA)
-        return to_normalized_nchw(to_network_images(grey[None]), FASHION_MNIST_MEAN,
-                                  FASHION_MNIST_STD)
-    if image.shape[:2] != (32, 32):
-        image = cv2.resize(np.ascontiguousarray(image), (32, 32), interpolation=cv2.INTER_AREA)
-    if dataset == 'digits':
-        mean, std = digits_normalization()
-        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) / 255.0
-        return np.repeat(((grey - mean) / std)[None, None], 3, axis=1).astype(np.float32)
-    return to_normalized_nchw(image[None], CIFAR_MEAN, CIFAR_STD)
-
-
 def class_names(classes, dataset, classes_file=None):
     """Names of the ``classes`` outputs: from ``classes_file`` (one per line), else the
     dataset's (CIFAR-10, digits, Fashion-MNIST, ImageNet-1k), else ``class <i>``."""
@@ -168,8 +131,8 @@ def read_batch(args):
     """(data set, N x 3 x H x W batch) of ``args.images`` prepared as the validation data of
     ``--dataset`` (default: the model family's)."""
     dataset = args.dataset or model_factory(args.model).dataset
-    return dataset, np.concatenate([preprocess(read_image(path), dataset, args.input_size,
-                                               args.crop_ratio) for path in args.images])
+    return dataset, np.concatenate([image_input(read_image(path), dataset, args.input_size,
+                                                args.crop_ratio) for path in args.images])
 
 
 def main(argv=None):

@@ -19,6 +19,7 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 
 from .checks import NON_NEGATIVE_INT  # noqa: E402
+from .conversion import zoo_names  # noqa: E402
 from .errors import BadInput, run_main  # noqa: E402
 from .models.cifar import MAX_ACT_LAYERS  # noqa: E402
 from .training.flags import add_official_flags, add_run_flags, check_run_flags  # noqa: E402
@@ -31,8 +32,10 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description='Train a model for image classification.')
     # the official flags, names, meanings and defaults; --model/--blocks/--act-type/--r had
     # placeholder defaults that built no model ('xxx', 0, -1): they default to the README's run
-    parser.add_argument('--model', type=str, default='atac', help='atac (the only model)')
-    parser.add_argument('--blocks', type=int, default=3, help='[blocks] * 3')
+    parser.add_argument('--model', type=str, default='atac',
+                        help="atac (the paper's host) or a GluonCV CIFAR model name (e.g. "
+                             'cifar_resnet56_v1) converted with the act flags')
+    parser.add_argument('--blocks', type=int, default=3, help='[blocks] * 3 (--model atac)')
     add_official_flags(parser, r=2, act_layers=4, num_epochs=1,
                        act_layers_help='stages with --act-type, counted with the final '
                                        'activation: 0 to %d (default 4: all)' % MAX_ACT_LAYERS,
@@ -85,9 +88,15 @@ def parse_args(argv):
 def check_flags(opt):
     check_run_flags(opt, MAX_ACT_LAYERS, parameter_files=('resume_from',),
                     output_dirs=('save_dir', 'save_plot_dir'))
-    if opt.model.lower() != 'atac':  # case-insensitive, as model names everywhere
-        raise BadInput("--model must be 'atac', got %r" % opt.model)
-    opt.model = 'atac'
+    if opt.model.lower() == 'atac':  # case-insensitive, as model names everywhere
+        opt.model = 'atac'
+    elif opt.model.lower() in zoo_names('cifar'):
+        opt.model = opt.model.lower()
+        if opt.input_bn_from_data:
+            raise BadInput('--input-bn-from-data sets the input BatchNorm of --model atac only')
+    else:
+        raise BadInput("--model must be 'atac' or a GluonCV CIFAR model name (%s), got %r"
+                       % (', '.join(zoo_names('cifar')), opt.model))
     if opt.dataset not in CIFAR_CLASSES:
         raise BadInput('--dataset must be one of %s, got %r'
                        % (', '.join(CIFAR_CLASSES), opt.dataset))

@@ -22,7 +22,9 @@ import argparse  # noqa: E402
 from .errors import BadInput, run_main  # noqa: E402
 from .models.imagenet import MAX_ACT_LAYERS  # noqa: E402
 from .training.flags import add_official_flags, add_run_flags, check_run_flags  # noqa: E402
+from .conversion import zoo_names  # noqa: E402
 from .training.run import run  # noqa: E402
+from .training.spec import is_v1b  # noqa: E402
 from .training.spec import imagenet_spec  # noqa: E402
 from .training.tasks import ImageNetTask  # noqa: E402
 
@@ -39,6 +41,10 @@ def parse_args(argv):
                        summary_help='print FLOPs and parameter numbers and exit (no data needed)',
                        lr_decay_period_help='interval for periodic learning rate decays; 0 to '
                                             'disable.')
+    parser.add_argument('--model', type=str, default=None,
+                        help="a GluonCV ImageNet classification model name (e.g. mobilenet1.0) "
+                             'converted with the act flags (atac_gluon.convert); default the '
+                             "paper's ResNet50_v1bATAC")
     parser.add_argument('--data-dir', type=str, default='~/.mxnet/datasets/imagenet',
                         help='image folders <data-dir>/train/<class>/*.jpg and val/')
     parser.add_argument('--rec-train', type=str, default='~/.mxnet/datasets/imagenet/rec/train.rec',
@@ -131,6 +137,22 @@ def check_flags(opt):
         raise BadInput('--teacher-params needs --teacher NAME (the architecture)')
     if opt.teacher:
         opt.teacher = opt.teacher.lower()  # model names are case-insensitive (GluonCV's too)
+    if opt.model is not None:
+        check_zoo_model(opt)
+
+
+def check_zoo_model(opt):
+    """``--model NAME``: a GluonCV ImageNet classification name, and the flags it can take."""
+    names = zoo_names('imagenet')
+    opt.model = opt.model.lower()
+    if opt.model not in names:
+        raise BadInput('--model must be a GluonCV ImageNet classification model name (%s), '
+                       'got %r' % (', '.join(names), opt.model))
+    if opt.use_gn:
+        raise BadInput('--use-gn builds the GroupNorm ResNet50_v1bATAC; with --model pick a '
+                       'GluonCV name with GroupNorm (e.g. resnet50_v1b_gn)')
+    if opt.last_gamma and not is_v1b(opt.model):
+        raise BadInput('--last-gamma applies to ResNet-v1b style models, not %s' % opt.model)
 
 
 def main(argv=None):

@@ -24,10 +24,7 @@ from mxnet.gluon import nn
 from .activations import ChaATAC
 from .checks import NON_NEGATIVE_INT, check_output_dir
 from .cli import add_model_flags, check_model_flags, load_model
-from .data.cifar import CIFAR_MEAN, CIFAR_STD
-from .data.digits import digits_normalization
-from .data.fashion_mnist import FASHION_MNIST, FASHION_MNIST_MEAN, FASHION_MNIST_STD
-from .data.imagenet import FOLDER_MEAN, FOLDER_STD
+from .data.pipelines import input_normalization
 from .errors import BadInput, WriteFailed, run_main
 from .files import atomic_write
 from .predict import add_image_flags, class_names, read_batch
@@ -85,7 +82,7 @@ def gate_maps(net, batch):
     net : mxnet.gluon.Block
         The network (a host of :mod:`atac_gluon.models`), on the CPU.
     batch : numpy.ndarray
-        N x 3 x H x W network input (see :func:`atac_gluon.predict.preprocess`).
+        N x 3 x H x W network input (see :func:`atac_gluon.data.pipelines.image_input`).
 
     Returns
     -------
@@ -110,14 +107,10 @@ def gate_maps(net, batch):
 
 def network_view(x, dataset):
     """The network input ``x`` (3 x H x W, preprocessed for ``dataset`` by
-    :func:`~atac_gluon.predict.preprocess`) as the H x W x 3 RGB image in [0, 1] it was made from
-    (after the resize and crop), for display."""
-    if dataset == 'digits':
-        mean, std = digits_normalization()
-    else:
-        mean, std = {'imagenet': (FOLDER_MEAN, FOLDER_STD),
-                     FASHION_MNIST: (FASHION_MNIST_MEAN, FASHION_MNIST_STD)}.get(
-                         dataset, (CIFAR_MEAN, CIFAR_STD))
+    :func:`~atac_gluon.data.pipelines.image_input`) as the H x W x 3 RGB image in [0, 1] it was
+    made from (after the resize and crop), for display."""
+    mean, std = input_normalization(dataset)
+    if dataset != 'digits':  # per channel
         mean, std = np.reshape(mean, (3, 1, 1)), np.reshape(std, (3, 1, 1))
     return np.clip(x * std + mean, 0, 1).transpose(1, 2, 0)
 

@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import tempfile
 
@@ -21,6 +22,19 @@ LAYOUT = os.path.join(HERE, 'data', 'official-checkpoint-layout.json')
 def official_layout():
     with open(LAYOUT) as f:
         return json.load(f)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_atac_logger():
+    """Each test starts with the 'atac' logger as a new process has it: a script run in-process
+    (setup_logging) leaves it not propagating (caplog then sees nothing) and writing to a
+    stderr capture that pytest closes afterwards."""
+    yield
+    log = logging.getLogger('atac')
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    log.propagate = True
+    log.setLevel(logging.NOTSET)
 
 
 @pytest.fixture(autouse=True)

@@ -167,7 +167,7 @@ TABLE = [
                               'fits --blocks 1'),
     ('train_cifar', ['--dataset', 'digits', '--blocks', '1', '--resume-from', '{b1}'],
      'the file fits --useReLU'),
-    ('train_cifar', ['--model', 'se'], "--model must be 'atac', got 'se'"),
+    ('train_cifar', ['--model', 'se'], "--model must be 'atac' or a GluonCV CIFAR model name"),
     # train_imagenet.py
     ('train_imagenet', ['--lr', 'nan'], '--lr must be a positive finite number, got nan'),
     ('train_imagenet', ['--warmup-lr', '-1'], '--warmup-lr must be a non-negative finite'),

@@ -128,6 +128,22 @@ def test_gluoncv_imports_beside_a_pytorch_2_which_stays_importable(tmp_path):
         assert proc.stdout.split() == ['2.13.0', 'ResNet20V2ATAC']
 
 
+@pytest.mark.slow
+def test_an_unsupported_python_is_refused_at_install_time_in_one_line(tmp_path):
+    python = '/root/.pyenv/versions/3.8.18/bin/python3'  # pyenv's, on the project's machines
+    if not os.path.exists(python):
+        pytest.skip('no Python 3.8 at %s on this machine' % python)
+    subprocess.run([python, '-m', 'venv', str(tmp_path / 'venv')], check=True, timeout=120)
+    proc = subprocess.run([str(tmp_path / 'venv' / 'bin' / 'python'), '-m', 'pip', 'install',
+                           '--dry-run', '--no-deps', ROOT], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith('ERROR:')]
+    assert errors == ["ERROR: Package 'atac-gluon' requires a different Python: 3.8.18 not in "
+                      "'<3.14,>=3.9'"], proc.stderr[-2000:]
+    assert 'numpy' not in proc.stdout + proc.stderr  # refused before any requirement is built
+
+
 def _real_torch_2():
     proc = subprocess.run([sys.executable, '-c', 'import torch; print(torch.__version__)'],
                           capture_output=True, text=True, timeout=300)

@@ -13,7 +13,7 @@ import atac_gluon
 from atac_gluon.data import load_digits32
 from atac_gluon.export import main as export_main
 from atac_gluon.predict import main as predict_main
-from atac_gluon.predict import preprocess
+from atac_gluon.data.pipelines import image_input
 from atac_gluon.errors import run_main
 from tests.helpers.scripts import run
 
@@ -185,7 +185,7 @@ def test_predict_cifar_preprocessing_is_the_validation_one():
     image = np.random.RandomState(0).randint(0, 256, (1, 32, 32, 3)).astype(np.uint8)
     (data, _), = list(BatchIterator(image, np.zeros(1), 1, mean=CIFAR_MEAN, std=CIFAR_STD,
                                     last_batch='keep'))
-    np.testing.assert_allclose(preprocess(image[0], 'cifar10'), data.asnumpy(), rtol=1e-6)
+    np.testing.assert_allclose(image_input(image[0], 'cifar10'), data.asnumpy(), rtol=1e-6)
 
 
 def test_predict_bad_input_exits_2(trained, tmp_path, capsys):

@@ -20,7 +20,8 @@ from atac_gluon.data.fashion_mnist import (FASHION_MNIST_DIR, FASHION_MNIST_MEAN
                                            FASHION_MNIST_STD, load_fashion_mnist,
                                            load_fashion_mnist32, read_idx, write_idx)
 from atac_gluon.data.pipelines import balanced_subset, calibration_data
-from atac_gluon.predict import class_names, preprocess, read_image
+from atac_gluon.data.pipelines import image_input
+from atac_gluon.predict import class_names, read_image
 from tests.helpers.scripts import load, records, run, start, wait_for_epochs
 
 SCRIPT = 'train_cifar.py'
@@ -113,7 +114,7 @@ def test_predict_prepares_an_image_as_the_validation_batches(tmp_path):
     first = next(iter(val))[0].asnumpy()[0]
     path = str(tmp_path / 'first.png')
     cv2.imwrite(path, np.ascontiguousarray(images[0, 2:30, 2:30, 0]))
-    np.testing.assert_allclose(preprocess(read_image(path), 'fashion-mnist')[0], first,
+    np.testing.assert_allclose(image_input(read_image(path), 'fashion-mnist')[0], first,
                                atol=1e-6)
     assert class_names(10, 'fashion-mnist')[9] == 'Ankle boot'
 

@@ -1,24 +1,27 @@
 """The training and validation batches of each CIFAR-script data set, as the official script
 prepares them (crop + flip for training, normalisation for both), those of the ImageNet script
 (RecordIO or image folders, :func:`imagenet_batches`), and the calibration batches of
-an int8 export (:func:`calibration_data`), prepared as for validation."""
+an int8 export (:func:`calibration_data`), prepared as for validation, and one image as the
+validation data of a data set is prepared (:func:`image_input`: predict, visualize)."""
 import os
 
+import cv2
 import mxnet as mx
 import numpy as np
 from mxnet.gluon.data import DataLoader
 
 from ..errors import BadInput
-from .batches import BatchIterator, check_batch_fits
+from .batches import BatchIterator, check_batch_fits, to_normalized_nchw
 from .cifar import CIFAR_MEAN, CIFAR_STD, cifar_num_classes, load_cifar
-from .digits import DIGITS_NUM_CLASSES, load_digits32
+from .digits import DIGITS_NUM_CLASSES, digits_normalization, load_digits32
 from .fashion_mnist import (FASHION_MNIST, FASHION_MNIST_MEAN, FASHION_MNIST_NUM_CLASSES,
-                            FASHION_MNIST_STD, load_fashion_mnist32)
-from .imagenet import (FolderBatches, folder_iterators, folder_stats, folder_val_transform,
-                       open_folder, rec_iterators, rec_stats)
+                            FASHION_MNIST_STD, load_fashion_mnist32, to_network_images)
+from .imagenet import (DEFAULT_CROP_RATIO, FOLDER_MEAN, FOLDER_STD, FolderBatches,
+                       folder_iterators, folder_stats, folder_val_transform, open_folder,
+                       rec_iterators, rec_stats)
 
 __all__ = ['CALIB_DATASETS', 'cifar_batches', 'imagenet_batches', 'calibration_data',
-           'balanced_subset']
+           'balanced_subset', 'input_normalization', 'image_input']
 
 #: the data sets :func:`calibration_data` reads
 CALIB_DATASETS = ('cifar10', 'cifar100', 'digits', FASHION_MNIST, 'imagenet')
@@ -284,3 +287,46 @@ def _number_of_classes(flag, found, source):
         raise BadInput('--classes %d is smaller than the %d classes (labels 0..%d) of %s'
                        % (flag, found, found - 1, source))
     return flag or found
+
+
+def input_normalization(dataset):
+    """(mean, std) that ``dataset``'s network inputs are standardised with, on [0, 1] pixels:
+    per RGB channel, or one value each for digits (grey, standardised as its training split)."""
+    if dataset == 'digits':
+        return digits_normalization()
+    return {'imagenet': (FOLDER_MEAN, FOLDER_STD),
+            FASHION_MNIST: (FASHION_MNIST_MEAN, FASHION_MNIST_STD)}.get(
+                dataset, (CIFAR_MEAN, CIFAR_STD))
+
+
+def image_input(image, dataset, input_size=224, crop_ratio=DEFAULT_CROP_RATIO):
+    """1 x 3 x H x W float32 network input, as the validation data of ``dataset`` is prepared.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        RGB uint8 HWC image.
+    dataset : str
+        cifar10 / cifar100 (32x32, CIFAR normalisation; other sizes are resized to 32x32),
+        digits (grey, 32x32, standardised as the training split), fashion-mnist (grey, resized
+        to 28x28, padded to 32x32 with black, 3 channels, the data set's normalisation: the
+        articles are light on black, as in the data set), imagenet (resize, centre crop,
+        ImageNet normalisation: the official validation transform).
+    input_size, crop_ratio
+        ImageNet validation geometry.
+    """
+    if dataset == 'imagenet':
+        return folder_val_transform(input_size, crop_ratio)(mx.nd.array(image, dtype='uint8')) \
+            .expand_dims(0).asnumpy()
+    mean, std = input_normalization(dataset)
+    if dataset == FASHION_MNIST:
+        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+        if grey.shape != (28, 28):
+            grey = cv2.resize(grey, (28, 28), interpolation=cv2.INTER_AREA)
+        return to_normalized_nchw(to_network_images(grey[None]), mean, std)
+    if image.shape[:2] != (32, 32):
+        image = cv2.resize(np.ascontiguousarray(image), (32, 32), interpolation=cv2.INTER_AREA)
+    if dataset == 'digits':
+        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) / 255.0
+        return np.repeat(((grey - mean) / std)[None, None], 3, axis=1).astype(np.float32)
+    return to_normalized_nchw(image[None], mean, std)

@@ -7,7 +7,8 @@ import mxnet as mx
 
 from ..data.cifar import load_cifar
 from ..models.params import load_parameters_checked
-from ..predict import class_names, preprocess
+from ..data.pipelines import image_input
+from ..predict import class_names
 from ..training.checkpoint import Checkpoints
 from ..visualize import draw_gates, gate_maps, network_view
 from .report import GATES_PICTURE
@@ -35,7 +36,7 @@ def draw_run_gates(config, save_dir, flags):
     load_parameters_checked(net, checkpoints.path_of(info), 'the best checkpoint', mx.cpu())
     images, labels = load_cifar(opt.dataset, opt.data_dir, train=False,
                                 fine_label=opt.fine_label)
-    batch = preprocess(images[0], opt.dataset)
+    batch = image_input(images[0], opt.dataset)
     prob = mx.nd.softmax(net(mx.nd.array(batch))).asnumpy()[0]
     names = class_names(len(prob), opt.dataset)
     best = int(prob.argmax())

@@ -7,12 +7,14 @@ interval / ``--log-interval``); the builders are the one place that knows it. No
 a file or imports the network's weights: a spec is settings, built before anything is checked
 against data.
 """
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Tuple, Union
 
 from mxnet.gluon import HybridBlock, nn
 
+from ..conversion import zoo_model
 from ..models import model_factory
 from ..models.cifar import get_cifar_resnet_atac
 from ..models.norm import GroupNorm
@@ -226,13 +228,23 @@ def _common(opt, identity):
 
 def cifar_spec(opt) -> RunSpec:
     """The run of train_cifar.py's checked flags ``opt``."""
-    name = 'ResNet20_b_%d_%s' % (opt.blocks, opt.act_type)
-    # the registry's family factory: the official script's fixed choices for the rest
-    model = ModelSpec(name, get_cifar_resnet_atac,
-                      dict(blocks=opt.blocks, act_type=opt.act_type, r=opt.r,
-                           useReLU=opt.useReLU, useGlobal=opt.useGlobal,
-                           act_layers=opt.act_layers),
-                      CIFAR_CLASSES[opt.dataset], get_cifar_resnet_atac.input_shape, 'output')
+    if opt.model == 'atac':
+        name = 'ResNet20_b_%d_%s' % (opt.blocks, opt.act_type)
+        # the registry's family factory: the official script's fixed choices for the rest
+        model = ModelSpec(name, get_cifar_resnet_atac,
+                          dict(blocks=opt.blocks, act_type=opt.act_type, r=opt.r,
+                               useReLU=opt.useReLU, useGlobal=opt.useGlobal,
+                               act_layers=opt.act_layers),
+                          CIFAR_CLASSES[opt.dataset], get_cifar_resnet_atac.input_shape, 'output')
+    else:  # a GluonCV CIFAR model, converted (atac_gluon.conversion.zoo_model)
+        name = '%s_%s' % (opt.model, opt.act_type)
+        shape = get_cifar_resnet_atac.input_shape
+        extra = {'drop_rate': opt.drop_rate} if 'wideresnet' in opt.model else {}
+        model = ModelSpec(name, functools.partial(zoo_model, opt.model),
+                          dict(input_shape=shape, act_type=opt.act_type, r=opt.r,
+                               useReLU=opt.useReLU, useGlobal=opt.useGlobal,
+                               act_layers=opt.act_layers, **extra),
+                          CIFAR_CLASSES[opt.dataset], shape, 'output')
     files = RunFiles(opt.save_dir, '%s-%s' % (opt.dataset, name), 'cifar-' + name, 'train.log',
                      os.path.join(opt.save_plot_dir, '%s_history.png' % name))
     return RunSpec(model=model, dtype='float32', gpus=opt.gpus, files=files,
@@ -243,15 +255,32 @@ def cifar_spec(opt) -> RunSpec:
                    **_common(opt, _CIFAR_IDENTITY))
 
 
+def is_v1b(name: str) -> bool:
+    """Whether GluonCV's model ``name`` is a ResNet-v1b style network (``last_gamma``, ``fc``)."""
+    from gluoncv.model_zoo.model_zoo import _models
+    return _models[name].__module__.startswith(('gluoncv.model_zoo.resnetv1b',
+                                                'gluoncv.model_zoo.pruned_resnet'))
+
+
 def imagenet_spec(opt) -> RunSpec:
     """The run of train_imagenet.py's checked flags ``opt``."""
-    name = 'ResNet50_v1b_' + opt.act_type
-    norm = {'norm_layer': GroupNorm} if opt.use_gn else {}
-    # name_prefix '' as the official script's network: the names inside exported graphs
-    model = ModelSpec(name, model_factory('resnet50_v1b_atac'),
-                      dict(act_type=opt.act_type, r=opt.r, act_layers=opt.act_layers,
-                           last_gamma=opt.last_gamma, name_prefix='', **norm),
-                      opt.classes or 1000, (1, 3, opt.input_size, opt.input_size), 'fc')
+    shape = (1, 3, opt.input_size, opt.input_size)
+    if getattr(opt, 'model', None) is None:
+        name = 'ResNet50_v1b_' + opt.act_type
+        norm = {'norm_layer': GroupNorm} if opt.use_gn else {}
+        # name_prefix '' as the official script's network: the names inside exported graphs
+        model = ModelSpec(name, model_factory('resnet50_v1b_atac'),
+                          dict(act_type=opt.act_type, r=opt.r, act_layers=opt.act_layers,
+                               last_gamma=opt.last_gamma, name_prefix='', **norm),
+                          opt.classes or 1000, shape, 'fc')
+    else:  # a GluonCV model, converted (atac_gluon.conversion.zoo_model)
+        name = '%s_%s' % (opt.model, opt.act_type)
+        v1b = is_v1b(opt.model)
+        model = ModelSpec(name, functools.partial(zoo_model, opt.model),
+                          dict(input_shape=shape, act_type=opt.act_type, r=opt.r,
+                               act_layers=opt.act_layers,
+                               **({'last_gamma': opt.last_gamma} if v1b else {})),
+                          opt.classes or 1000, shape, 'fc' if v1b else 'output')
     files = RunFiles(opt.save_dir, 'imagenet-' + name, 'imagenet-' + name, opt.logging_file,
                      os.path.join(opt.save_dir, '%s_history.png' % name))
     schedule = WarmupSchedule(opt.lr_mode, opt.lr, opt.num_epochs, opt.warmup_epochs,
@@ -263,7 +292,9 @@ def imagenet_spec(opt) -> RunSpec:
                                        multi_precision=opt.dtype != 'float32'),
                    schedule=schedule,
                    score=Score('validation top-1 error', 'val_top1_err', as_error=True),
-                   start_epoch=opt.resume_epoch, **_common(opt, _IMAGENET_IDENTITY))
+                   start_epoch=opt.resume_epoch,
+                   **_common(opt, _IMAGENET_IDENTITY + (('model',) if getattr(
+                       opt, 'model', None) else ())))
 
 
 def spec_of(script: str, opt) -> RunSpec:

@@ -130,6 +130,7 @@ class ImageNetTask(Task):
     mixup_off_epoch: int
     label_smoothing: bool
     no_wd: bool
+    model: Optional[str] = None  # --model: a GluonCV name (its pretrained weights)
 
     @classmethod
     def from_flags(cls, opt) -> 'ImageNetTask':
@@ -142,7 +143,7 @@ class ImageNetTask(Task):
                 'data_dir', 'classes', 'input_size', 'crop_ratio', 'num_workers',
                 'pretrained_params', 'use_gn', 'resume_params', 'resume_states', 'teacher',
                 'teacher_params', 'temperature', 'hard_weight', 'mixup', 'mixup_alpha',
-                'mixup_off_epoch', 'label_smoothing', 'no_wd')})
+                'mixup_off_epoch', 'label_smoothing', 'no_wd')}, model=getattr(opt, 'model', None))
 
     def load_data(self, spec, batch_size, log, part=(0, 1)) -> Data:
         train, val, classes = imagenet_batches(
@@ -158,7 +159,8 @@ class ImageNetTask(Task):
         notes = []
         if self.pretrained:
             path = self.pretrained_params or pretrained_file(
-                'resnet50_v1b_gn' if self.use_gn else 'resnet50_v1b', '--use-pretrained')
+                self.model or ('resnet50_v1b_gn' if self.use_gn else 'resnet50_v1b'),
+                '--use-pretrained')
             report = load_shared_parameters(net, path, '%s %s' % (self.pretrained, path))
             notes.append('initialised %d parameters from %s (%d of another shape kept, %d not '
                          'in it)' % (len(report['loaded']), path, len(report['skipped']),
