@@ -30,7 +30,7 @@ install: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
-# unit tests only (no script runs): about a minute
+# unit tests only (no script runs): a few minutes
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests
 
