@@ -38,6 +38,9 @@ def export_symbol(net, prefix, input_shape, ctx=None):
     """
     net.hybridize()
     net(mx.nd.zeros(input_shape, ctx=ctx or mx.cpu()))
+    # an inference-mode oneDNN convolution reorders its weight in place while the engine counts
+    # it a reader: a weight written out before the pass has ended was seen half reordered
+    mx.nd.waitall()
     net.export(prefix, epoch=0)  # a single input is exported under the name 'data'
     return prefix + '-symbol.json', prefix + '-0000.params'
 

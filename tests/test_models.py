@@ -66,7 +66,7 @@ def test_missing_parameter_is_an_error(official_layout, tmp_path):
 def test_gluoncv_checkpoints_initialise_atac_models(tmp_path, gluoncv_name, atac_name, shape):
     ref = gcv_get_model(gluoncv_name, classes=10)
     ref.initialize(mx.init.Xavier())
-    ref(mx.nd.zeros(shape))
+    ref(mx.nd.zeros(shape))  # from_gluoncv waits for this pass before copying
     path = str(tmp_path / 'gluoncv.params')
     ref.save_parameters(path)
     net = get_model(atac_name, classes=10)
@@ -98,7 +98,7 @@ def test_resnet50_v1b_names_are_a_subset():
 def test_from_gluoncv_converts_and_copies(gluoncv_name, shape):
     ref = gcv_get_model(gluoncv_name, classes=7)
     ref.initialize(mx.init.Xavier())
-    ref(mx.nd.zeros(shape))
+    ref(mx.nd.zeros(shape))  # from_gluoncv waits for this pass before copying
     net = from_gluoncv(ref)
     net.initialize()
     out = net(mx.nd.ones(shape))

@@ -88,6 +88,8 @@ def from_gluoncv(net: HybridBlock, act_type: str = 'ChaATAC', r: int = 2, useReL
                            'copy_params=False' % (len(pending), len(params), type(net).__name__,
                                                   pending[0]))
         ctx = params[0].list_ctx()
+        # a forward pass still running may be reordering a weight in place (export_symbol)
+        mx.nd.waitall()
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, 'gluoncv.params')
             net.save_parameters(path)

@@ -189,6 +189,7 @@ class Checkpoints:
 
     def _commit_epoch(self, stem, net, trainer, info):
         files = {}
+        mx.nd.waitall()  # no forward pass still reordering a weight in place (export_symbol)
         # MXNet's writer ignores a failure of its last flush: read the parameters back
         for key, ext, write, check in (('params', '.params', net.save_parameters, mx.nd.load),
                                        ('states', '.states', trainer.save_states, None)):
