@@ -1,8 +1,11 @@
 """What the command lines share (``train_*.py``, ``python -m atac_gluon[.export|.predict]``):
-the flags that choose a registered model, and loading a model with a checkpoint from them.
+the flags that choose a model (a registered one, or a GluonCV network converted as the training
+scripts' ``--model NAME`` converts it), and loading a model with a checkpoint from them.
 The training scripts' own shared flags are in :mod:`atac_gluon.training.flags`."""
 import argparse
 import os
+from dataclasses import dataclass
+from typing import Any, Dict, Tuple
 
 import mxnet as mx
 
@@ -12,17 +15,67 @@ from .models import canonical_name, get_model, list_models, model_factory
 from .models.params import load_parameters_checked
 
 __all__ = ['add_model_flags', 'check_model_flags', 'model_from_flags', 'load_model',
-           'parse_shape', 'default_input_shape', 'MODEL_FLAGS']
+           'parse_shape', 'default_input_shape', 'model_choice', 'ModelChoice', 'MODEL_FLAGS']
 
 #: the flags of :func:`add_model_flags`: a checkpoint that does not fit names those that fix it
 MODEL_FLAGS = ('--model', '--classes', '--act-type', '--r', '--act-layers', '--useReLU',
                '--useGlobal')
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """What ``--model NAME`` names: a registered model, or a GluonCV classification network
+    converted by :func:`atac_gluon.conversion.zoo_model` with the defaults of the script that
+    trains it (``cifar_*``: train_cifar.py's; the others: train_imagenet.py's), so that a
+    checkpoint of ``train_*.py --model NAME`` loads with the same act flags as it was trained
+    with."""
+    name: str
+    converted: bool
+    input_shape: Tuple[int, ...]
+    dataset: str                 # default preprocessing of predict and visualize
+    max_act_layers: int
+    defaults: Dict[str, Any]     # of the act flags and classes, for a converted network
+
+
+#: the training scripts' defaults for a converted GluonCV network (``--model NAME``)
+_CONVERTED_DEFAULTS = {
+    'cifar': dict(classes=10, act_type='ChaATAC', r=2, act_layers=4, useReLU=False,
+                  useGlobal=False),
+    'imagenet': dict(classes=1000, act_type='ChaATAC', r=4, act_layers=2, useReLU=True,
+                     useGlobal=False),
+}
+
+
+def model_choice(name) -> ModelChoice:
+    """The :class:`ModelChoice` of ``--model name`` (any case); BadInput listing the registered
+    models if ``name`` is neither registered nor a GluonCV classification model."""
+    from .conversion import zoo_names
+    key = str(name).lower()
+    try:
+        factory = model_factory(key)
+    except BadInput:
+        pass
+    else:
+        return ModelChoice(canonical_name(key), False, factory.input_shape, factory.dataset,
+                           factory.max_act_layers, {})
+    for dataset, shape in (('cifar', (1, 3, 32, 32)), ('imagenet', (1, 3, 224, 224))):
+        if key in zoo_names(dataset):
+            return ModelChoice(key, True, shape, 'cifar10' if dataset == 'cifar' else dataset,
+                               4, _CONVERTED_DEFAULTS[dataset])
+    raise BadInput('--model: unknown model %r; valid: a registered model (%s) or a GluonCV '
+                   'classification model name (python -c "import atac_gluon.conversion as c; '
+                   "print(c.zoo_names('cifar'), c.zoo_names('imagenet'))\")"
+                   % (name, ', '.join(list_models())))
+
+
 def add_model_flags(parser):
-    """The flags that choose a registered model and its variant (defaults: the zoo's)."""
+    """The flags that choose a model and its variant (defaults: the zoo's, or for a converted
+    GluonCV network those of the training script: see :class:`ModelChoice`)."""
     parser.add_argument('--model', required=True, metavar='NAME',
-                        help='registered model: %s' % ', '.join(list_models()))
+                        help='registered model (%s) or a GluonCV classification model name, '
+                             'converted as train_cifar.py (cifar_* names: r 2, act layers 4, '
+                             'no inner ReLU) or train_imagenet.py (the others: r 4, act layers '
+                             '2, inner ReLU) --model NAME converts it' % ', '.join(list_models()))
     parser.add_argument('--classes', type=int, default=None, help='number of classes')
     parser.add_argument('--act-type', default=None, help='activation (default ChaATAC)')
     parser.add_argument('--r', type=int, default=None, help='ChaATAC reduction ratio')
@@ -39,21 +92,23 @@ def check_model_flags(args):
     """Check the flags of :func:`add_model_flags` and every other numeric flag of ``args`` by
     the shared table; sets ``args.model`` to the registered (lower-case) name. BadInput names
     the first bad flag."""
-    try:
-        args.model = canonical_name(args.model)
-    except BadInput:
-        raise BadInput('--model: unknown model %r; valid: %s'
-                       % (args.model, ', '.join(list_models()))) from None
-    check_numbers(args, {'act_layers': int_range(0, model_factory(args.model).max_act_layers)})
+    choice = model_choice(args.model)
+    args.model = choice.name
+    check_numbers(args, {'act_layers': int_range(0, choice.max_act_layers)})
 
 
 def model_from_flags(args):
     """The uninitialized model the flags of :func:`add_model_flags` describe."""
+    from .conversion import zoo_model
     check_model_flags(args)
+    choice = model_choice(args.model)
     kwargs = {name: getattr(args, name) for name in
               ('classes', 'act_type', 'r', 'act_layers', 'useReLU', 'useGlobal')
               if getattr(args, name) is not None}
-    return get_model(args.model, **kwargs)
+    if not choice.converted:
+        return get_model(args.model, **kwargs)
+    return zoo_model(args.model, input_shape=choice.input_shape,
+                     **dict(choice.defaults, **kwargs))
 
 
 def load_model(args, ctx=None):
@@ -77,6 +132,6 @@ def parse_shape(text, flag='--input-shape'):
 
 
 def default_input_shape(model):
-    """Input shape of one image for registered model ``model`` (any case): 1,3,32,32 for the
-    CIFAR family, 1,3,224,224 for ImageNet."""
-    return model_factory(model).input_shape
+    """Input shape of one image for model ``model`` (any case, see :func:`model_choice`):
+    1,3,32,32 for the CIFAR families, 1,3,224,224 for ImageNet."""
+    return model_choice(model).input_shape

@@ -19,9 +19,8 @@ from PIL import Image
 from .data.fashion_mnist import FASHION_MNIST, FASHION_MNIST_CLASSES
 from .data.imagenet import DEFAULT_CROP_RATIO
 from .data.pipelines import image_input
-from .cli import add_model_flags, check_model_flags, load_model
+from .cli import add_model_flags, check_model_flags, load_model, model_choice
 from .errors import BadInput, run_main
-from .models import model_factory
 
 __all__ = ['class_names', 'predict', 'read_image', 'read_batch']
 
@@ -130,7 +129,7 @@ def add_image_flags(parser):
 def read_batch(args):
     """(data set, N x 3 x H x W batch) of ``args.images`` prepared as the validation data of
     ``--dataset`` (default: the model family's)."""
-    dataset = args.dataset or model_factory(args.model).dataset
+    dataset = args.dataset or model_choice(args.model).dataset
     return dataset, np.concatenate([image_input(read_image(path), dataset, args.input_size,
                                                 args.crop_ratio) for path in args.images])
 

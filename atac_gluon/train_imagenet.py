@@ -45,6 +45,10 @@ def parse_args(argv):
                         help="a GluonCV ImageNet classification model name (e.g. mobilenet1.0) "
                              'converted with the act flags (atac_gluon.convert); default the '
                              "paper's ResNet50_v1bATAC")
+    parser.add_argument('--useReLU', action=argparse.BooleanOptionalAction, default=True,
+                        help='ChaATAC inner ReLU (default: on, as the official ImageNet model)')
+    parser.add_argument('--useGlobal', action=argparse.BooleanOptionalAction, default=False,
+                        help='ChaATAC global pooling (default: off)')
     parser.add_argument('--data-dir', type=str, default='~/.mxnet/datasets/imagenet',
                         help='image folders <data-dir>/train/<class>/*.jpg and val/')
     parser.add_argument('--rec-train', type=str, default='~/.mxnet/datasets/imagenet/rec/train.rec',
@@ -73,8 +77,9 @@ def parse_args(argv):
     parser.add_argument('--crop-ratio', type=float, default=0.875,
                         help='Crop ratio during validation. default is 0.875')
     parser.add_argument('--use-pretrained', action='store_true',
-                        help="initialise the layers shared with GluonCV's resnet50_v1b from its "
-                             'pretrained weights (download, or --pretrained-params)')
+                        help="initialise the layers shared with GluonCV's resnet50_v1b (with "
+                             '--model NAME: that network) from its pretrained weights '
+                             '(download, or --pretrained-params)')
     parser.add_argument('--use_se', action='store_true', help='(resnext only; unused here)')
     parser.add_argument('--mixup', action='store_true', help='train with mix-up')
     parser.add_argument('--mixup-alpha', type=float, default=0.2,
@@ -109,7 +114,8 @@ def parse_args(argv):
     parser.add_argument('--classes', type=int, default=None,
                         help='number of classes (default: from the data)')
     parser.add_argument('--pretrained-params', type=str, default=None,
-                        help='local GluonCV resnet50_v1b parameters for --use-pretrained')
+                        help='local GluonCV parameters for --use-pretrained (of resnet50_v1b, or '
+                             'of the --model network)')
     parser.add_argument('--teacher-params', type=str, default=None,
                         help='local parameters of the --teacher model')
     add_run_flags(parser)

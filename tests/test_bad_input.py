@@ -220,7 +220,7 @@ TABLE = [
     ('summary', ['--model', 'resnet18_v1b_atac', '--act-layers', '5'],
      '--act-layers must be an integer from 0 to 4, got 5'),
     ('summary', ['--model', 'resnet18_v1b_atac', '--r', '0'], '--r must be a positive integer'),
-    ('summary', ['--model', 'vgg16'], "--model: unknown model 'vgg16'"),
+    ('summary', ['--model', 'vgg17'], "--model: unknown model 'vgg17'"),
     # python -m atac_gluon.export
     ('export', B1 + ['--prefix', 'out', '--classes', '1'], '--classes must be an integer of at '
                                                            'least 2, got 1'),

@@ -201,16 +201,23 @@ def test_save_load_under_structural_names(tmp_path):
 @pytest.mark.parametrize('name', ['user', 'cifar_resnet20_v1'] + [
     pytest.param(n, marks=pytest.mark.slow) for n in SHAPES
     if n not in ('user', 'cifar_resnet20_v1', 'densenet121')])
-def test_nag_steps_lower_the_loss(name):
+def test_nag_steps_lower_the_loss_on_digits(name):
+    """A few NAG steps on one batch of real digits (one per class), scaled to the network's
+    input size, lower the training loss of the converted network, and every new unit takes
+    part (its weights have gradients)."""
+    from atac_gluon.data.digits import load_digits32
     mx.random.seed(0)
     np.random.seed(0)
+    images, labels = load_digits32(train=True)
+    first = [int(np.flatnonzero(labels == c)[0]) for c in range(10)]
+    shape = (10,) + SHAPES[name][1:]
+    x = mx.nd.contrib.BilinearResize2D(mx.nd.array(images[first]), height=shape[2],
+                                       width=shape[3])
+    y = mx.nd.array(labels[first])
     net = build(name)
-    shape = (4,) + SHAPES[name][1:]
     atac_gluon.convert(net, shape)
     net.initialize(mx.init.Xavier())
     net.hybridize()
-    x = mx.nd.random.uniform(shape=shape)
-    y = mx.nd.array(np.arange(4) % 2)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), 'nag', {'learning_rate': 0.01,
                                                           'momentum': 0.9})
@@ -221,7 +228,13 @@ def test_nag_steps_lower_the_loss(name):
         loss.backward()
         trainer.step(1)
         losses.append(loss.asscalar())
-    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0], losses
+    # the loss falls through the new units too: each one's weights receive gradient
+    for record in net.atac_conversion:
+        if record.replaced:
+            grads = [p.grad().abs().sum().asscalar() for p in
+                     unit_at(net, record.name).collect_params().values() if p.grad_req != 'null']
+            assert grads and min(grads) > 0, record.name
 
 
 def test_where_like_act_layers_equals_the_builtin_host():
@@ -378,19 +391,114 @@ def test_train_cifar_trains_a_converted_zoo_model_and_resumes(tmp_path):
     assert {'digits-cifar_resnet20_v1_ChaATAC-1.params', 'cifar_resnet20_v1_ChaATAC.onnx',
             'cifar_resnet20_v1_ChaATAC-symbol.json'} <= names
     net = atac_gluon.convert(get_model('cifar_resnet20_v1', pretrained=False), (1, 3, 32, 32))
-    net.load_parameters(str(out / 'digits-cifar_resnet20_v1_ChaATAC-1.params'))
+    params = out / 'digits-cifar_resnet20_v1_ChaATAC-1.params'
+    net.load_parameters(str(params))
+    check_command_lines_take_the_checkpoint(net, params, tmp_path)
+
+
+def check_command_lines_take_the_checkpoint(net, params, tmp_path):
+    """summary, export (float32 + ONNX; int8 with fused gates), predict and visualize take
+    ``--model cifar_resnet20_v1`` with the act flags it was trained with, as they take a
+    registered model; without them the checkpoint is refused naming the flag."""
+    from PIL import Image
+    from tests.helpers.scripts import run_module
+    model = ['--model', 'cifar_resnet20_v1', '--useReLU']
+    proc = run_module('atac_gluon', model, tmp_path)
+    assert proc.returncode == 0 and 'Total params' in proc.stdout, proc.stderr
+    prefix = tmp_path / 'export' / 'r20'
+    prefix.parent.mkdir()
+    proc = run_module('atac_gluon.export', model + ['--params', str(params), '--prefix',
+                                                    str(prefix), '--onnx'], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    x = mx.nd.random.uniform(shape=(2, 3, 32, 32))
+    exported = gluon.SymbolBlock.imports(str(prefix) + '-symbol.json', ['data'],
+                                         str(prefix) + '-0000.params')
+    np.testing.assert_allclose(exported(x).asnumpy(), net(x).asnumpy(), rtol=1e-4, atol=1e-5)
+    assert (tmp_path / 'export' / 'r20.onnx').stat().st_size > 0
+    proc = run_module('atac_gluon.export', ['--model', 'cifar_resnet20_v1', '--params',
+                                            str(params), '--prefix', str(prefix) + 'x'],
+                      tmp_path)
+    assert proc.returncode == 2 and 'the file fits --useReLU' in proc.stderr, proc.stderr
+    assert sorted(p.name for p in prefix.parent.iterdir()) == [
+        'r20-0000.params', 'r20-symbol.json', 'r20.onnx']
+    proc = run_module('atac_gluon.export', model + [
+        '--params', str(params), '--prefix', str(prefix) + '-int8', '--quantize', 'int8',
+        '--calib-dataset', 'digits', '--num-calib-batches', '2', '--fuse-gates'], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert 'int8: validation accuracy' in proc.stdout
+    report = json.loads((tmp_path / 'export' / 'r20-int8-quantization.json').read_text())
+    assert report['model'] == 'cifar_resnet20_v1' and report['operator_library']
+    image = tmp_path / 'digit.png'
+    Image.fromarray(np.kron(np.arange(64).reshape(8, 8) * 4, np.ones((4, 4))).astype(
+        np.uint8)).save(str(image))
+    proc = run_module('atac_gluon.predict', model + ['--params', str(params), '--dataset',
+                                                     'digits', str(image)], tmp_path)
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 6, proc.stderr
+    proc = run_module('atac_gluon.visualize', model + [
+        '--params', str(params), '--dataset', 'digits', '--out', str(tmp_path / 'gates'),
+        str(image)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / 'gates' / 'digit-gates.png').stat().st_size > 0
 
 
 @pytest.mark.slow
 def test_train_imagenet_trains_a_converted_zoo_model(tmp_path):
     from tests.helpers.imagenet_fakes import write_image_folder
-    from tests.helpers.scripts import records, run
+    from tests.helpers.scripts import records, run, run_module
     data, out = tmp_path / 'data', tmp_path / 'run'
     write_image_folder(str(data), classes=3, per_class_train=6, per_class_val=2, size=36)
-    proc = run('train_imagenet.py', [
-        '--model', 'resnet18_v2', '--data-dir', str(data), '--mode', 'hybrid', '--r', '2',
-        '--input-size', '32', '--batch-size', '8', '-j', '0', '--num-epochs', '2',
-        '--save-dir', str(out), '--save-frequency', '1'], tmp_path)
+    original = get_model('resnet18_v2', pretrained=False, classes=3)
+    original.initialize(mx.init.Xavier())
+    original(mx.nd.zeros((1, 3, 32, 32)))
+    original.save_parameters(str(tmp_path / 'gluoncv.params'))
+    args = ['--model', 'resnet18_v2', '--data-dir', str(data), '--mode', 'hybrid', '--r', '2',
+            '--classes', '3', '--input-size', '32', '--batch-size', '8', '-j', '0',
+            '--save-dir', str(out), '--save-frequency', '1']
+    proc = run('train_imagenet.py', args + [
+        '--num-epochs', '1', '--use-pretrained', '--pretrained-params',
+        str(tmp_path / 'gluoncv.params')], tmp_path)
     assert proc.returncode == 0, proc.stderr
+    # every parameter of the GluonCV network, under its own name; only the units are new
+    count = len(list(original.collect_params().keys()))
+    assert 'initialised %d parameters from' % count in proc.stderr, proc.stderr
+    proc = run('train_imagenet.py', args + ['--num-epochs', '2', '--resume'], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert 'resumed from' in proc.stderr
     assert [r['epoch'] for r in records(out)] == [0, 1]
     assert 'imagenet-resnet18_v2_ChaATAC-1.params' in set(p.name for p in out.iterdir())
+    proc = run('train_imagenet.py', args + ['--num-epochs', '3', '--resume', '--r', '4'],
+               tmp_path)
+    assert proc.returncode == 2 and '--r' in proc.stderr, proc.stderr
+    proc = run_module('atac_gluon.export', [
+        '--model', 'resnet18_v2', '--r', '2', '--classes', '3', '--input-shape', '1,3,32,32',
+        '--params', str(out / 'imagenet-resnet18_v2_ChaATAC-1.params'),
+        '--prefix', str(tmp_path / 'r18')], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / 'r18-symbol.json').is_file()
+
+
+def test_command_line_model_names_take_converted_zoo_networks(capsys):
+    """``--model`` of summary/export/predict/visualize: a GluonCV name builds the network the
+    training script of its data set builds (its defaults), a name of neither list is refused
+    with the registered names."""
+    from atac_gluon.__main__ import main as summary_main
+    from atac_gluon.cli import model_choice
+    from atac_gluon.errors import run_main
+    from atac_gluon.training.spec import cifar_spec
+    from tests.helpers.scripts import load
+    choice = model_choice('CIFAR_ResNet20_v1')
+    assert (choice.name, choice.converted, choice.input_shape) == (
+        'cifar_resnet20_v1', True, (1, 3, 32, 32))
+    assert model_choice('mobilenet1.0').input_shape == (1, 3, 224, 224)
+    assert not model_choice('cifar_resnet20_v2_atac').converted
+    # the same network as train_cifar.py --model cifar_resnet20_v1 with its defaults
+    opt = load('train_cifar.py').parse_args(['--model', 'cifar_resnet20_v1'])
+    trained = cifar_spec(opt).model
+    trained = trained.factory(classes=trained.classes, **trained.kwargs)
+    assert run_main(summary_main, ['--model', 'cifar_resnet20_v1']) == 0
+    total = int(capsys.readouterr().out.split('Total params:')[1].split()[0])
+    trained.initialize()
+    trained(mx.nd.zeros((1, 3, 32, 32)))
+    assert total == sum(p.data().size for p in trained.collect_params().values())
+    assert run_main(summary_main, ['--model', 'cifar_resnet21_v1']) == 2
+    assert "unknown model 'cifar_resnet21_v1'" in capsys.readouterr().err

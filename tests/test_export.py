@@ -137,8 +137,8 @@ def test_export_mismatches_exit_2(trained, tmp_path, capsys, args, message):
 def test_export_missing_file_and_unknown_model_exit_2(tmp_path, capsys):
     assert run_main(export_main, CIFAR8 + ['--params', 'no.params', '--prefix', 'x']) == 2
     assert '--params no.params: no such file' in capsys.readouterr().err
-    assert run_main(export_main, ['--model', 'vgg16', '--params', __file__, '--prefix', 'x']) == 2
-    assert "--model: unknown model 'vgg16'" in capsys.readouterr().err
+    assert run_main(export_main, ['--model', 'vgg17', '--params', __file__, '--prefix', 'x']) == 2
+    assert "--model: unknown model 'vgg17'" in capsys.readouterr().err
 
 
 def write_digit_images(tmp_path, count):

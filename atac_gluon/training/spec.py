@@ -215,7 +215,8 @@ class RunSpec:
 
 _CIFAR_IDENTITY = ('model', 'blocks', 'act_type', 'r', 'act_layers', 'useGlobal', 'useReLU',
                    'dataset', 'fine_label', 'input_bn_from_data', 'train_subset', 'val_subset')
-_IMAGENET_IDENTITY = ('act_type', 'r', 'act_layers', 'use_gn', 'dtype', 'use_rec')
+_IMAGENET_IDENTITY = ('act_type', 'r', 'act_layers', 'useReLU', 'useGlobal', 'use_gn', 'dtype',
+                      'use_rec')
 
 
 def _common(opt, identity):
@@ -271,6 +272,7 @@ def imagenet_spec(opt) -> RunSpec:
         # name_prefix '' as the official script's network: the names inside exported graphs
         model = ModelSpec(name, model_factory('resnet50_v1b_atac'),
                           dict(act_type=opt.act_type, r=opt.r, act_layers=opt.act_layers,
+                               useReLU=opt.useReLU, useGlobal=opt.useGlobal,
                                last_gamma=opt.last_gamma, name_prefix='', **norm),
                           opt.classes or 1000, shape, 'fc')
     else:  # a GluonCV model, converted (atac_gluon.conversion.zoo_model)
@@ -278,6 +280,7 @@ def imagenet_spec(opt) -> RunSpec:
         v1b = is_v1b(opt.model)
         model = ModelSpec(name, functools.partial(zoo_model, opt.model),
                           dict(input_shape=shape, act_type=opt.act_type, r=opt.r,
+                               useReLU=opt.useReLU, useGlobal=opt.useGlobal,
                                act_layers=opt.act_layers,
                                **({'last_gamma': opt.last_gamma} if v1b else {})),
                           opt.classes or 1000, shape, 'fc' if v1b else 'output')
