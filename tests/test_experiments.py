@@ -26,8 +26,9 @@ def test_list_names_the_suites_and_their_run_counts(capsys):
     counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
               if line and not line.startswith(' ')}
     # fig7: 2 data sets x 4 activations x b 1..5; fig8: 2 x 3 x b 1..4; ablations: 2 x 11;
-    # fmnist: 3 variants x 2 input BatchNorms x b 1..3 x 3 seeds
-    assert counts == {'fig7': 40, 'fig8': 24, 'ablations': 22, 'imagenet': 1, 'fmnist': 54}
+    # fmnist: 3 variants x 2 input BatchNorms x b 1..3 x 3 seeds; zoo: 5 networks x 3
+    assert counts == {'fig7': 40, 'fig8': 24, 'ablations': 22, 'imagenet': 1, 'fmnist': 54,
+                      'zoo': 15}
     assert '--scale cpu: %d runs' % len(select_scale(SUITES['fmnist'], 'cpu')[0].configurations) \
         in out
 
@@ -205,7 +206,7 @@ def test_the_suite_carries_its_report_layout(tmp_path):
     assert {name: (s.report.value, s.gates, s.paper_only) for name, s in SUITES.items()} == {
         'fig7': ('figure', False, ()), 'fig8': ('figure', True, ('GE-θ',)),
         'ablations': ('ablations', False, ()), 'imagenet': ('imagenet', False, ()),
-        'fmnist': ('seeds', False, ())}
+        'fmnist': ('seeds', False, ()), 'zoo': ('models', False, ())}
     # the layout follows the suite's kind, not its name
     fig8 = SUITES['fig8']
     renamed = fig8.replace(name='mine', configurations=fig8.configurations[:3])
@@ -520,3 +521,54 @@ def test_fmnist_smoke_suite_and_report(tmp_path):
     line = next(x for x in text.splitlines() if x.startswith('| 1 | official | '))
     assert line.count('±') == 4  # ATAC - ReLU and SE - ReLU, best and final, 2 seeds each
     assert os.path.getsize(os.path.join(suite_dir, 'fmnist.png')) > 0
+
+
+# --------------------------------------------------------------------------- zoo
+
+def test_zoo_prints_converted_gluoncv_networks(capsys, tmp_path):
+    """The zoo suite: the CIFAR recipe with --model NAME; the printed commands parse, and each
+    builds the GluonCV network with its ReLUs replaced as the variant says."""
+    from atac_gluon.experiments.train import parse_training_flags
+    commands = printed(capsys, 'zoo', '--root', str(tmp_path))
+    models = [c[c.index('--model') + 1] for c in commands]
+    assert models == [m for m in ('cifar_resnet20_v1', 'cifar_resnet56_v1', 'cifar_resnet20_v2',
+                                  'cifar_resnet56_v2', 'cifar_wideresnet16_10') for _ in range(3)]
+    config = next(c for c in SUITES['zoo'].configurations
+                  if c.name == 'cifar10-cifar_resnet20_v1-atac')
+    _, spec = parse_training_flags('cifar', config.flags)
+    net = spec.model.build()
+    units = [r for r in net.atac_conversion if r.replaced]
+    # 9 residual blocks, 2 ReLUs each (GluonCV's CIFAR v1 stem is conv + BN, no ReLU)
+    assert len(units) == 18 and spec.files.checkpoint_prefix == \
+        'cifar10-cifar_resnet20_v1_ChaATAC'
+
+
+def test_zoo_report_per_network_against_relu(tmp_path):
+    write_metrics(tmp_path, 'zoo', 'cifar10-cifar_resnet20_v1-relu', [0.80, 0.85], num_epochs=2)
+    write_metrics(tmp_path, 'zoo', 'cifar10-cifar_resnet20_v1-atac', [0.83, 0.86], num_epochs=2)
+    write_metrics(tmp_path, 'zoo', 'cifar10-cifar_resnet56_v1-atac', [0.7], num_epochs=2)
+    paths = write_report(str(tmp_path), SUITES['zoo'])
+    report = open(paths[0]).read()
+    assert ('| cifar_resnet20_v1 | 0.8500 | missing | 0.8600 | — | +0.0100 | '
+            '0.8500 / — / 0.8600 |') in report
+    assert '| cifar_resnet56_v1 | missing | missing | 0.7000 (1/2 ep.) | — | — |' in report
+    assert '2 finished, 1 unfinished, 12 missing of 15 runs' in report
+
+
+@pytest.mark.slow
+def test_zoo_smoke_suite_and_report(tmp_path):
+    """One network of the zoo suite at smoke scale through the command line (ReLU, Swish and
+    ATAC in GluonCV's ResNet-20 v1), then its report."""
+    root = str(tmp_path / 'exp')
+    command = ['run', 'zoo', '--root', root, '--smoke', '--only', '*cifar_resnet20_v1-*']
+    result = run_module('atac_gluon.experiments', command, tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count(': training at epoch 0 of 1') == 3
+    report = run_module('atac_gluon.experiments', ['report', 'zoo', '--root', root], tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    data = json.load(open(os.path.join(root, 'zoo', 'report.json')))
+    finished = sorted(row['run'] for row in data['runs'] if row['state'] == FINISHED)
+    assert finished == ['cifar10-cifar_resnet20_v1-%s' % v for v in ('atac', 'relu', 'swish')]
+    text = open(os.path.join(root, 'zoo', 'report.md')).read()
+    assert '| cifar_resnet20_v1 | 0.' in text and os.path.getsize(
+        os.path.join(root, 'zoo', 'zoo.png')) > 0

@@ -511,6 +511,60 @@ def _plot_seeds(suite, rows, path):
     _save(fig, path)
 
 
+# --------------------------------------------------------------------------- models (zoo)
+
+def _models_lines(rows):
+    """Per network: each variant's best and final validation accuracy, and each against the
+    first variant (ReLU, the network as built)."""
+    models = _ordered(r['labels']['model'] for r in rows)
+    variants = _ordered(r['labels']['variant'] for r in rows)
+    found = {(r['labels']['model'], r['labels']['variant']): r for r in rows}
+    base = variants[0]
+    lines = ['## Validation accuracy per network', '',
+             'Best over the epochs (final: at the last epoch); Δ: against %s, the network as '
+             'GluonCV builds it.' % base, '',
+             '| network | ' + ' | '.join(variants) + ' | ' + ' | '.join(
+                 'Δ %s' % v for v in variants[1:]) + ' | final: ' + ' / '.join(variants) + ' |',
+             '|---|' + '---|' * (2 * len(variants))]
+    for model in models:
+        cells = [_ours(found[model, v]) for v in variants]
+        base_row = found[model, base]
+        for variant in variants[1:]:
+            row = found[model, variant]
+            cells.append(_signed(row['ours'] - base_row['ours']) if FINISHED == row['state']
+                         == base_row['state'] else '—')
+        cells.append(' / '.join(_num(_final(found[model, v])) for v in variants))
+        lines.append('| %s | %s |' % (model, ' | '.join(cells)))
+    return lines + ['']
+
+
+def _plot_models(rows, path):
+    """Best validation accuracy per network and variant, as bars."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    variants = _ordered(r['labels']['variant'] for r in rows)
+    colors = dict(zip(variants, plt.get_cmap('tab10').colors))
+    values = [r['ours'] for r in rows]
+    known = [v for v in values if v is not None]
+    low = max(0.0, min(known) - 0.05) if known else 0.0
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.2))
+    _bars(ax, values, low, 1.0, [colors[r['labels']['variant']] for r in rows], '%.4f')
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(['%s %s' % (r['labels']['model'], r['labels']['variant'])
+                        for r in rows], fontsize=7)
+    ax.set_xlabel('best validation accuracy')
+    ax.grid(axis='x', alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _models_report(root, suite, rows, picture):
+    lines = _models_lines(rows)
+    _plot_models(rows, picture)
+    return lines
+
+
 # --------------------------------------------------------------------------- writing
 
 def _bars(ax, values, low, high, colors, fmt):
@@ -573,7 +627,8 @@ def _seeds_report(root, suite, rows, picture):
 #: the report layouts: suite.report -> f(root, suite, rows, picture path) -> Markdown lines
 #: (drawing the picture)
 _LAYOUTS = {ReportKind.FIGURE: _figure_report, ReportKind.ABLATIONS: _ablations_report,
-            ReportKind.IMAGENET: _imagenet_report, ReportKind.SEEDS: _seeds_report}
+            ReportKind.IMAGENET: _imagenet_report, ReportKind.SEEDS: _seeds_report,
+            ReportKind.MODELS: _models_report}
 
 
 def write_report(root, suite):

@@ -41,6 +41,7 @@ class ReportKind(enum.Enum):
     ABLATIONS = 'ablations'  # each ablation against the base configuration
     IMAGENET = 'imagenet'  # Table IV and the official ImageNet log
     SEEDS = 'seeds'  # mean ± std over seeds per configuration, differences to ReLU, curves
+    MODELS = 'models'  # per converted GluonCV network, each activation against ReLU
 
 
 #: the scale names of a suite's runs besides its own smaller :class:`Scale` s: the
@@ -226,6 +227,28 @@ FMNIST_CPU = Scale(
                 '300 and 350 of 400), seeds 0, 1, 2; fused ATAC gates')
 
 
+# --------------------------------------------------------------------------- zoo
+
+#: GluonCV CIFAR networks the zoo suite converts (train_cifar.py --model NAME): ResNet v1 and
+#: v2 at two depths, and a wide ResNet
+ZOO_MODELS = ('cifar_resnet20_v1', 'cifar_resnet56_v1', 'cifar_resnet20_v2', 'cifar_resnet56_v2',
+              'cifar_wideresnet16_10')
+#: the zoo variants, ReLU first (the network as GluonCV builds it, the baseline)
+ZOO_VARIANTS = (('relu', 'ReLU', cifar_act_flags('relu')),
+                ('swish', 'Swish', cifar_act_flags('swish')),
+                ('atac', 'ATAC', cifar_act_flags('ChaATAC')))
+
+
+def _zoo():
+    """Fig. 7's comparison on GluonCV's own CIFAR networks, converted: the CIFAR recipe with
+    ``--model NAME`` in place of the paper's host."""
+    recipe = [flag for flag in CIFAR_RECIPE if flag[0] != '--model']
+    return [Configuration('cifar10-%s-%s' % (model, key), 'cifar',
+                          tuple(recipe + [('--model', model), ('--dataset', 'cifar10')] + act),
+                          {'dataset': 'cifar10', 'model': model, 'variant': title})
+            for model in ZOO_MODELS for key, title, act in ZOO_VARIANTS]
+
+
 SUITES = collections.OrderedDict((suite.name, suite) for suite in (
     Suite('fig7', 'Fig. 7: CIFAR depth sweep, ReLU / SELU / Swish / ATAC', _fig7(), 'val_acc',
           'CIFAR-10 and CIFAR-100, b = 1..5 blocks per stage, ATAC r=2 with the inner ReLU'),
@@ -244,6 +267,11 @@ SUITES = collections.OrderedDict((suite.name, suite) for suite in (
           'b = 1..3, ReLU / SE (ChaATAC + useGlobal) / ATAC (r=2, inner ReLU), each with the '
           'official input BatchNorm and with --input-bn-from-data, seeds 0, 1, 2',
           report=ReportKind.SEEDS, scales=(FMNIST_CPU,)),
+    Suite('zoo', 'ReLU / Swish / ATAC in GluonCV\'s CIFAR networks (atac_gluon.convert)',
+          _zoo(), 'val_acc',
+          'CIFAR-10, the CIFAR recipe, with GluonCV\'s %s converted by train_cifar.py --model '
+          'NAME: every ReLU replaced (ATAC: r=2, inner ReLU)' % ', '.join(ZOO_MODELS),
+          report=ReportKind.MODELS),
 ))
 
 
