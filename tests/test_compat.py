@@ -2,7 +2,6 @@
 PyTorch 2 beside them; and the end-to-end run CI repeats on every Python (``python_leg``)."""
 import json
 import os
-import signal
 import subprocess
 import sys
 import types
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 
 from atac_gluon import compat
-from tests.helpers.scripts import ROOT, records, run, start, wait_for_epochs
+from tests.helpers.scripts import ROOT, kill_and_resume, records, run
 
 NUMPY_MAJOR_MINOR = tuple(int(v) for v in np.__version__.split('.')[:2])
 #: plain ``import mxnet`` (without atac_gluon) works only on the NumPy MXNet was released for
@@ -191,14 +190,7 @@ def test_digits_killed_resumed_exported_and_run_by_onnxruntime(tmp_path):
     args = ['--dataset', 'digits', '--blocks', '1', '--useReLU', '--mode', 'hybrid', '-j', '0',
             '--num-epochs', '2', '--batch-size', '16', '--seed', '5', '--save-dir', str(out),
             '--save-plot-dir', str(out)]
-    victim = start('train_cifar.py', args, tmp_path)
-    assert wait_for_epochs(victim, out, 1), 'the run ended before it could be killed'
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert [r['epoch'] for r in records(out)] == [0]
-    proc = run('train_cifar.py', args + ['--resume', '--export'], tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'resumed from' in proc.stderr
+    kill_and_resume('train_cifar.py', args, out, tmp_path, 1, extra=['--export'])
     last = records(out)
     assert [r['epoch'] for r in last] == [0, 1] and last[-1]['val_acc'] > 0.3
     prefix = str(out / 'ResNet20_b_1_ChaATAC')

@@ -6,7 +6,6 @@ end to end on a small subset of them, killed and resumed."""
 import gzip
 import os
 import shutil
-import signal
 import struct
 
 import cv2
@@ -22,7 +21,7 @@ from atac_gluon.data.fashion_mnist import (FASHION_MNIST_DIR, FASHION_MNIST_MEAN
 from atac_gluon.data.pipelines import balanced_subset, calibration_data
 from atac_gluon.data.pipelines import image_input
 from atac_gluon.predict import class_names, read_image
-from tests.helpers.scripts import load, records, run, start, wait_for_epochs
+from tests.helpers.scripts import comparable, kill_and_resume, load, records, run
 
 SCRIPT = 'train_cifar.py'
 NAMES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte',
@@ -276,18 +275,8 @@ def test_train_kill_resume_on_a_real_subset(tmp_path):
     # chance is 0.1 (loss 2.30); 24 steps: 0.3-0.4 validation accuracy, the loss 2.3 -> 1.5
     assert lines[-1]['train_loss'] < lines[0]['train_loss'] - 0.4
     assert max(r['val_acc'] for r in lines) > 0.25
-    resumed = args + ['--save-dir', str(broken), '--save-plot-dir', str(broken)]
-    victim = start(SCRIPT, resumed, tmp_path)
-    assert wait_for_epochs(victim, broken, 2), 'the run ended before it could be killed'
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert len(records(broken)) < 4
-    proc = run(SCRIPT, resumed + ['--resume'], tmp_path)
-    assert proc.returncode == 0, proc.stderr
-
-    def comparable(lines):
-        return [{k: v for k, v in r.items() if k not in ('time', 'samples_per_sec')}
-                for r in lines]
+    kill_and_resume(SCRIPT, args + ['--save-dir', str(broken), '--save-plot-dir', str(broken)],
+                    broken, tmp_path, 2)
     assert comparable(records(broken)) == comparable(lines)
     last = 'fashion-mnist-ResNet20_b_1_relu-3.params'
     want, got = mx.nd.load(str(whole / last)), mx.nd.load(str(broken / last))

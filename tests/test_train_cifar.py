@@ -1,7 +1,6 @@
 """train_cifar.py end to end on tiny data: learning, CIFAR layouts, labels, contexts, resume
 after kill -9, the NaN guard, --summary and bad input (--export: test_export.py)."""
 import os
-import signal
 
 import mxnet as mx
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 
 from atac_gluon.training.spec import cifar_spec
 from tests.helpers.cifar_fakes import write_release
-from tests.helpers.scripts import load, records, run, start, wait_for_epochs
+from tests.helpers.scripts import comparable, kill_and_resume, load, records, run
 
 pytestmark = pytest.mark.slow  # end to end: runs the scripts
 
@@ -90,19 +89,8 @@ def test_kill_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     proc = run(SCRIPT, args + ['--save-dir', str(whole), '--save-plot-dir', str(whole)], tmp_path)
     assert proc.returncode == 0, proc.stderr
 
-    resumed_args = args + ['--save-dir', str(broken), '--save-plot-dir', str(broken)]
-    victim = start(SCRIPT, resumed_args, tmp_path)
-    assert wait_for_epochs(victim, broken, 2), 'the run ended before it could be killed'
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert len(records(broken)) < 4
-    proc = run(SCRIPT, resumed_args + ['--resume'], tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert 'resumed from' in proc.stderr
-
-    def comparable(lines):
-        return [{k: v for k, v in r.items() if k not in ('time', 'samples_per_sec')}
-                for r in lines]
+    kill_and_resume(SCRIPT, args + ['--save-dir', str(broken), '--save-plot-dir', str(broken)],
+                    broken, tmp_path, 2)
     assert comparable(records(broken)) == comparable(records(whole))
     last = 'digits-ResNet20_b_1_ChaATAC-3.params'
     want, got = params_of(whole / last), params_of(broken / last)

@@ -60,6 +60,30 @@ def records(save_dir):
         return [json.loads(line) for line in f]
 
 
+def kill_and_resume(name, args, save_dir, tmp_path, epochs, extra=()):
+    """Start script ``name`` with ``args`` (which save to ``save_dir``), SIGKILL it once it has
+    written ``epochs`` metrics lines, check the kill left the run unfinished at that point, then
+    run it again with ``--resume`` (and ``extra``); returns that CompletedProcess, checked to
+    have resumed."""
+    import signal
+    victim = start(name, args, tmp_path)
+    assert wait_for_epochs(victim, save_dir, epochs), 'the run ended before it could be killed'
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    killed = [r['epoch'] for r in records(save_dir)]
+    assert killed[:epochs] == list(range(epochs))
+    proc = run(name, list(args) + ['--resume'] + list(extra), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'resumed from' in proc.stderr
+    assert len(records(save_dir)) > len(killed), 'the run had ended before it was killed'
+    return proc
+
+
+def comparable(lines):
+    """metrics.jsonl records without their timings, which differ from run to run."""
+    return [{k: v for k, v in r.items() if k not in ('time', 'samples_per_sec')} for r in lines]
+
+
 def wait_for_epochs(proc, save_dir, epochs, timeout=120):
     """Wait until the run ``proc`` has written ``epochs`` metrics lines; True if it is still
     running then (so it can be killed or interrupted mid-run)."""
