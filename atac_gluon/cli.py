@@ -12,7 +12,10 @@ import mxnet as mx
 from .checks import check_numbers, int_range
 from .errors import BadInput
 from .models import canonical_name, get_model, list_models, model_factory
+from .models.cifar import MAX_ACT_LAYERS as CIFAR_MAX_ACT_LAYERS
+from .models.imagenet import MAX_ACT_LAYERS as IMAGENET_MAX_ACT_LAYERS
 from .models.params import load_parameters_checked
+from .training.flags import ACT_DEFAULTS
 
 __all__ = ['add_model_flags', 'check_model_flags', 'model_from_flags', 'load_model',
            'parse_shape', 'default_input_shape', 'model_choice', 'ModelChoice', 'MODEL_FLAGS']
@@ -37,18 +40,15 @@ class ModelChoice:
     defaults: Dict[str, Any]     # of the act flags and classes, for a converted network
 
 
-#: the training scripts' defaults for a converted GluonCV network (``--model NAME``)
-_CONVERTED_DEFAULTS = {
-    'cifar': dict(classes=10, act_type='ChaATAC', r=2, act_layers=4, useReLU=False,
-                  useGlobal=False),
-    'imagenet': dict(classes=1000, act_type='ChaATAC', r=4, act_layers=2, useReLU=True,
-                     useGlobal=False),
-}
+#: a converted GluonCV network by the script that trains it: (input shape, preprocessing,
+#: classes, largest --act-layers); its act flags' defaults are ACT_DEFAULTS[script]
+_CONVERTED = {'cifar': ((1, 3, 32, 32), 'cifar10', 10, CIFAR_MAX_ACT_LAYERS),
+              'imagenet': ((1, 3, 224, 224), 'imagenet', 1000, IMAGENET_MAX_ACT_LAYERS)}
 
 
 def model_choice(name) -> ModelChoice:
-    """The :class:`ModelChoice` of ``--model name`` (any case); BadInput listing the registered
-    models if ``name`` is neither registered nor a GluonCV classification model."""
+    """The :class:`ModelChoice` of ``--model name`` (any case); BadInput listing the valid
+    names if ``name`` is neither registered nor a GluonCV classification model."""
     from .conversion import zoo_names
     key = str(name).lower()
     try:
@@ -58,14 +58,13 @@ def model_choice(name) -> ModelChoice:
     else:
         return ModelChoice(canonical_name(key), False, factory.input_shape, factory.dataset,
                            factory.max_act_layers, {})
-    for dataset, shape in (('cifar', (1, 3, 32, 32)), ('imagenet', (1, 3, 224, 224))):
-        if key in zoo_names(dataset):
-            return ModelChoice(key, True, shape, 'cifar10' if dataset == 'cifar' else dataset,
-                               4, _CONVERTED_DEFAULTS[dataset])
+    for script, (shape, dataset, classes, max_act_layers) in _CONVERTED.items():
+        if key in zoo_names(script):
+            return ModelChoice(key, True, shape, dataset, max_act_layers,
+                               dict(ACT_DEFAULTS[script], classes=classes))
     raise BadInput('--model: unknown model %r; valid: a registered model (%s) or a GluonCV '
-                   'classification model name (python -c "import atac_gluon.conversion as c; '
-                   "print(c.zoo_names('cifar'), c.zoo_names('imagenet'))\")"
-                   % (name, ', '.join(list_models())))
+                   'classification model name (%s)' % (name, ', '.join(list_models()), ', '.join(
+                       zoo_names('cifar') + zoo_names('imagenet'))))
 
 
 def add_model_flags(parser):

@@ -36,16 +36,12 @@ def parse_args(argv):
                         help="atac (the paper's host) or a GluonCV CIFAR model name (e.g. "
                              'cifar_resnet56_v1) converted with the act flags')
     parser.add_argument('--blocks', type=int, default=3, help='[blocks] * 3 (--model atac)')
-    add_official_flags(parser, r=2, act_layers=4, num_epochs=1,
+    add_official_flags(parser, 'cifar', num_epochs=1,
                        act_layers_help='stages with --act-type, counted with the final '
                                        'activation: 0 to %d (default 4: all)' % MAX_ACT_LAYERS,
                        summary_help='print FLOPs and parameter numbers and exit',
                        lr_decay_period_help='period in epochs of learning rate decays; 0 uses '
                                             '--lr-decay-epoch')
-    parser.add_argument('--useGlobal', action=argparse.BooleanOptionalAction, default=False,
-                        help='ChaATAC global pooling (default: off)')
-    parser.add_argument('--useReLU', action=argparse.BooleanOptionalAction, default=False,
-                        help='ChaATAC inner ReLU (default: off, as the official flag)')
     parser.add_argument('--dataset', type=str, default='cifar10',
                         help='cifar10, cifar100, digits (scikit-learn digits, no download) or '
                              'fashion-mnist (IDX files: --data-dir, default Debian\'s '

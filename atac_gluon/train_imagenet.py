@@ -35,7 +35,7 @@ DTYPES = ('float32', 'float16')
 def parse_args(argv):
     parser = argparse.ArgumentParser(description='Train a model for image classification.')
     # the official flags, names, meanings and defaults
-    add_official_flags(parser, r=4, act_layers=2, num_epochs=3,
+    add_official_flags(parser, 'imagenet', num_epochs=3,
                        act_layers_help='stages, counted from the last, with --act-type: 0 to %d'
                                        % MAX_ACT_LAYERS,
                        summary_help='print FLOPs and parameter numbers and exit (no data needed)',
@@ -45,10 +45,6 @@ def parse_args(argv):
                         help="a GluonCV ImageNet classification model name (e.g. mobilenet1.0) "
                              'converted with the act flags (atac_gluon.convert); default the '
                              "paper's ResNet50_v1bATAC")
-    parser.add_argument('--useReLU', action=argparse.BooleanOptionalAction, default=True,
-                        help='ChaATAC inner ReLU (default: on, as the official ImageNet model)')
-    parser.add_argument('--useGlobal', action=argparse.BooleanOptionalAction, default=False,
-                        help='ChaATAC global pooling (default: off)')
     parser.add_argument('--data-dir', type=str, default='~/.mxnet/datasets/imagenet',
                         help='image folders <data-dir>/train/<class>/*.jpg and val/')
     parser.add_argument('--rec-train', type=str, default='~/.mxnet/datasets/imagenet/rec/train.rec',

@@ -1,6 +1,7 @@
 """The flags both training scripts have: the official ones they share (declared once, with each
 script's defaults), the ones we add, and their checks; a bad value raises BadInput naming the
 flag before anything is written."""
+import argparse
 import os
 
 from ..activations import ACT_TYPES
@@ -9,16 +10,33 @@ from ..deployment import require_onnx
 from ..errors import BadInput
 from ..models.params import read_parameters
 
-__all__ = ['add_official_flags', 'add_run_flags', 'check_run_flags', 'decay_epochs']
+__all__ = ['add_official_flags', 'add_run_flags', 'check_run_flags', 'decay_epochs',
+           'ACT_DEFAULTS']
+
+#: each script's defaults of the act flags (official: --r and --act-layers in both scripts,
+#: --useReLU / --useGlobal in train_cifar.py; train_imagenet.py's follow its model). The other
+#: command lines rebuild a converted GluonCV network (``--model NAME``) with them too.
+ACT_DEFAULTS = {
+    'cifar': dict(act_type='ChaATAC', r=2, act_layers=4, useReLU=False, useGlobal=False),
+    'imagenet': dict(act_type='ChaATAC', r=4, act_layers=2, useReLU=True, useGlobal=False),
+}
 
 
-def add_official_flags(parser, r, act_layers, act_layers_help, num_epochs, summary_help,
+def add_official_flags(parser, script, act_layers_help, num_epochs, summary_help,
                        lr_decay_period_help):
-    """The official flags both scripts have, with the script's own defaults and help where the
-    two official scripts differ."""
-    parser.add_argument('--act-type', type=str, default='ChaATAC', help=', '.join(ACT_TYPES))
-    parser.add_argument('--r', type=int, default=r, help='ChaATAC channel reduction ratio')
-    parser.add_argument('--act-layers', type=int, default=act_layers, help=act_layers_help)
+    """The official flags both scripts have (and --useReLU / --useGlobal), with the defaults of
+    ``script`` ('cifar' or 'imagenet') and help where the two official scripts differ."""
+    defaults = ACT_DEFAULTS[script]
+    parser.add_argument('--act-type', type=str, default=defaults['act_type'],
+                        help=', '.join(ACT_TYPES))
+    parser.add_argument('--r', type=int, default=defaults['r'],
+                        help='ChaATAC channel reduction ratio')
+    parser.add_argument('--act-layers', type=int, default=defaults['act_layers'],
+                        help=act_layers_help)
+    for flag, what in (('useReLU', 'inner ReLU'), ('useGlobal', 'global pooling')):
+        parser.add_argument('--' + flag, action=argparse.BooleanOptionalAction,
+                            default=defaults[flag], help='ChaATAC %s (default: %s)'
+                            % (what, 'on' if defaults[flag] else 'off'))
     parser.add_argument('--summary', action='store_true', help=summary_help)
     parser.add_argument('--batch-size', type=int, default=32,
                         help='training batch size per device (CPU/GPU).')
