@@ -20,6 +20,7 @@ import os  # noqa: E402
 
 from .checks import NON_NEGATIVE_INT  # noqa: E402
 from .conversion import zoo_names  # noqa: E402
+from .data.pipelines import NORMALIZATIONS  # noqa: E402
 from .errors import BadInput, run_main  # noqa: E402
 from .models.cifar import MAX_ACT_LAYERS  # noqa: E402
 from .training.flags import add_official_flags, add_run_flags, check_run_flags  # noqa: E402
@@ -75,6 +76,10 @@ def parse_args(argv):
                              'before training (default: off, as the official code, whose input '
                              'BatchNorm never updates them in MXNet: identity at evaluation, '
                              'batch statistics in training)')
+    parser.add_argument('--normalization', default='dataset', metavar='CONSTANTS',
+                        help='fashion-mnist: normalise with its own training-set constants '
+                             '(dataset, the default) or with CIFAR-10\'s (cifar: what the '
+                             'official script does to any data; README, "The input BatchNorm")')
     add_run_flags(parser)
     opt = parser.parse_args(argv)
     check_flags(opt)
@@ -96,6 +101,12 @@ def check_flags(opt):
     if opt.dataset not in CIFAR_CLASSES:
         raise BadInput('--dataset must be one of %s, got %r'
                        % (', '.join(CIFAR_CLASSES), opt.dataset))
+    if opt.normalization not in NORMALIZATIONS:
+        raise BadInput('--normalization must be one of %s, got %r'
+                       % (', '.join(NORMALIZATIONS), opt.normalization))
+    if opt.normalization != 'dataset' and opt.dataset != 'fashion-mnist':
+        raise BadInput('--normalization %s is for --dataset fashion-mnist (CIFAR is normalised '
+                       'with its own constants, digits come standardised)' % opt.normalization)
     for flag in ('train_subset', 'val_subset'):
         NON_NEGATIVE_INT.check('--' + flag.replace('_', '-'), getattr(opt, flag))
     if opt.data_dir and not os.path.exists(opt.data_dir):

@@ -220,6 +220,31 @@ def test_subset_larger_than_the_split_exits_2(script, tmp_path, capsys):
                   '--train-subset must be a non-negative integer')
 
 
+def test_normalization_flag_chooses_the_constants(script, tmp_path, capsys):
+    """--normalization cifar feeds Fashion-MNIST with CIFAR-10's constants (the official
+    script's, README "The input BatchNorm"); it is refused where it would change nothing."""
+    import logging
+    from atac_gluon.data.cifar import CIFAR_MEAN, CIFAR_STD
+    from atac_gluon.data.pipelines import cifar_batches
+    write_copy(str(tmp_path))
+    images, _ = load_fashion_mnist32(str(tmp_path), train=False)
+    log = logging.getLogger('atac')
+    for normalization, mean, std in (('dataset', FASHION_MNIST_MEAN, FASHION_MNIST_STD),
+                                     ('cifar', CIFAR_MEAN, CIFAR_STD)):
+        _, val, _ = cifar_batches('fashion-mnist', str(tmp_path), 8, False, 0, 0, log,
+                                  normalization=normalization)
+        first = next(iter(val))[0].asnumpy()[0]
+        want = (images[0].transpose(2, 0, 1) / 255.0 - np.array(mean)[:, None, None]) \
+            / np.array(std)[:, None, None]
+        np.testing.assert_allclose(first, want, rtol=1e-5, atol=1e-5)
+    _fails_naming(script, capsys, tmp_path, ['--data-dir', str(tmp_path), '--normalization',
+                                             'imagenet'],
+                  "--normalization must be one of dataset, cifar, got 'imagenet'")
+    assert script.run_main(script.main, ['--dataset', 'digits', '--normalization', 'cifar',
+                                         '--save-dir', str(tmp_path / 'run')]) == 2
+    assert '--normalization cifar is for --dataset fashion-mnist' in capsys.readouterr().err
+
+
 def test_read_idx_refuses_a_directory(tmp_path):
     with pytest.raises(DataError, match='unreadable'):
         read_idx(str(tmp_path), 1)

@@ -27,22 +27,29 @@ __all__ = ['CALIB_DATASETS', 'cifar_batches', 'imagenet_batches', 'calibration_d
 CALIB_DATASETS = ('cifar10', 'cifar100', 'digits', FASHION_MNIST, 'imagenet')
 
 
-def _train_val_arrays(dataset, data_dir, fine_label):
+#: ``--normalization``: the constants images are normalised with, the data set's own
+#: (``dataset``) or CIFAR-10's (``cifar``: what the official script applies to any data)
+NORMALIZATIONS = ('dataset', 'cifar')
+
+
+def _train_val_arrays(dataset, data_dir, fine_label, normalization='dataset'):
     """(train, val, normalisation keywords of BatchIterator) of ``cifar10``, ``cifar100``,
     ``digits`` or ``fashion-mnist``; train and val are (images, labels) arrays."""
     if dataset == 'digits':
         return load_digits32(train=True), load_digits32(train=False), {}
     if dataset == FASHION_MNIST:
+        own = normalization == 'dataset'
         return (load_fashion_mnist32(data_dir, train=True),
                 load_fashion_mnist32(data_dir, train=False),
-                {'mean': FASHION_MNIST_MEAN, 'std': FASHION_MNIST_STD})
+                {'mean': FASHION_MNIST_MEAN if own else CIFAR_MEAN,
+                 'std': FASHION_MNIST_STD if own else CIFAR_STD})
     train = load_cifar(dataset, data_dir, train=True, fine_label=fine_label)
     val = load_cifar(dataset, data_dir, train=False, fine_label=fine_label)
     return train, val, {'mean': CIFAR_MEAN, 'std': CIFAR_STD}
 
 
 def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, log,
-                  part=(0, 1), train_subset=0, val_subset=0):
+                  part=(0, 1), train_subset=0, val_subset=0, normalization='dataset'):
     """(train batches, validation batches, label set name) for ``dataset``.
 
     Parameters
@@ -68,6 +75,10 @@ def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, 
     train_subset, val_subset : int
         Train (validate) on that many samples of the split only, the same for every class as
         far as the split allows (:func:`balanced_subset`); 0: the whole split.
+    normalization : str
+        Fashion-MNIST: normalise with its own constants (``'dataset'``) or CIFAR-10's
+        (``'cifar'``, as the official script would); CIFAR uses CIFAR's either way, and digits
+        come standardised.
 
     Returns
     -------
@@ -77,7 +88,7 @@ def cifar_batches(dataset, data_dir, batch_size, fine_label, seed, num_workers, 
     label_set : str
         ``'digits'``, ``'standard'`` (CIFAR-10), ``'coarse'`` or ``'fine'`` (CIFAR-100).
     """
-    train, val, options = _train_val_arrays(dataset, data_dir, fine_label)
+    train, val, options = _train_val_arrays(dataset, data_dir, fine_label, normalization)
     train = _subset(train, train_subset, '--train-subset', 'training')
     val = _subset(val, val_subset, '--val-subset', 'validation')
     if dataset == 'digits':

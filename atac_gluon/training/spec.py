@@ -214,7 +214,8 @@ class RunSpec:
 
 
 _CIFAR_IDENTITY = ('model', 'blocks', 'act_type', 'r', 'act_layers', 'useGlobal', 'useReLU',
-                   'dataset', 'fine_label', 'input_bn_from_data', 'train_subset', 'val_subset')
+                   'dataset', 'fine_label', 'input_bn_from_data', 'train_subset', 'val_subset',
+                   'normalization')
 _IMAGENET_IDENTITY = ('act_type', 'r', 'act_layers', 'useReLU', 'useGlobal', 'use_gn', 'dtype',
                       'use_rec')
 

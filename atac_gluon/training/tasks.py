@@ -73,6 +73,7 @@ class CifarTask(Task):
     input_bn_from_data: bool
     train_subset: int = 0
     val_subset: int = 0
+    normalization: str = 'dataset'
 
     @classmethod
     def from_flags(cls, opt) -> 'CifarTask':
@@ -81,7 +82,8 @@ class CifarTask(Task):
     def load_data(self, spec, batch_size, log, part=(0, 1)) -> Data:
         train, val, label_set = cifar_batches(self.dataset, self.data_dir, batch_size,
                                               self.fine_label, spec.seed, self.num_workers, log,
-                                              part, self.train_subset, self.val_subset)
+                                              part, self.train_subset, self.val_subset,
+                                              self.normalization)
         return Data(train, val, CIFAR_CLASSES[self.dataset],
                     {'dataset': self.dataset, 'label_set': label_set,
                      'num_workers': self.num_workers, 'dist_workers': 1})
