@@ -557,18 +557,18 @@ def test_zoo_report_per_network_against_relu(tmp_path):
 
 @pytest.mark.slow
 def test_zoo_smoke_suite_and_report(tmp_path):
-    """One network of the zoo suite at smoke scale through the command line (ReLU, Swish and
-    ATAC in GluonCV's ResNet-20 v1), then its report."""
+    """A run of the zoo suite at smoke scale through the command line (ATAC in GluonCV's
+    ResNet-20 v1), then its report."""
     root = str(tmp_path / 'exp')
-    command = ['run', 'zoo', '--root', root, '--smoke', '--only', '*cifar_resnet20_v1-*']
+    command = ['run', 'zoo', '--root', root, '--smoke', '--only', '*cifar_resnet20_v1-atac']
     result = run_module('atac_gluon.experiments', command, tmp_path, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr.count(': training at epoch 0 of 1') == 3
+    assert result.stderr.count(': training at epoch 0 of 1') == 1
     report = run_module('atac_gluon.experiments', ['report', 'zoo', '--root', root], tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]
     data = json.load(open(os.path.join(root, 'zoo', 'report.json')))
     finished = sorted(row['run'] for row in data['runs'] if row['state'] == FINISHED)
-    assert finished == ['cifar10-cifar_resnet20_v1-%s' % v for v in ('atac', 'relu', 'swish')]
+    assert finished == ['cifar10-cifar_resnet20_v1-atac']
     text = open(os.path.join(root, 'zoo', 'report.md')).read()
     assert '| cifar_resnet20_v1 | 0.' in text and os.path.getsize(
         os.path.join(root, 'zoo', 'zoo.png')) > 0
