@@ -570,5 +570,5 @@ def test_zoo_smoke_suite_and_report(tmp_path):
     finished = sorted(row['run'] for row in data['runs'] if row['state'] == FINISHED)
     assert finished == ['cifar10-cifar_resnet20_v1-atac']
     text = open(os.path.join(root, 'zoo', 'report.md')).read()
-    assert '| cifar_resnet20_v1 | 0.' in text and os.path.getsize(
+    assert '| cifar_resnet20_v1 | missing | missing | 0.' in text and os.path.getsize(
         os.path.join(root, 'zoo', 'zoo.png')) > 0
