@@ -63,3 +63,19 @@ def test_the_network_is_built_once_and_takes_the_datas_classes(tmp_path):
     assert {k: p.name for k, p in net._collect_params_with_prefix().items()} == names
     assert ({k: p.shape for k, p in net._collect_params_with_prefix().items()}
             == {k: p.shape for k, p in built._collect_params_with_prefix().items()})
+
+
+def test_imagenet_act_flags_reach_the_official_and_the_converted_network(tmp_path):
+    """train_imagenet.py --useReLU (default on, the official model's) and --useGlobal go to the
+    units of ResNet50_v1bATAC and of a converted --model network, and identify the run."""
+    from atac_gluon.activations import ChaATAC
+    for model in ([], ['--model', 'resnet18_v2']):
+        for flags, relu, glob in (([], True, False), (['--no-useReLU', '--useGlobal'], False,
+                                                      True)):
+            spec = imagenet_spec(imagenet_args(model + flags + ['--save-dir', str(tmp_path),
+                                                                '--input-size', '32']))
+            assert (spec.identity['useReLU'], spec.identity['useGlobal']) == (relu, glob)
+            units = []
+            spec.model.build().apply(lambda b: units.append(b) if isinstance(b, ChaATAC)
+                                     else None)
+            assert units and {(u.useReLU, u.useGlobal) for u in units} == {(relu, glob)}
