@@ -12,8 +12,8 @@ import mxnet as mx
 from .checks import check_numbers, int_range
 from .errors import BadInput
 from .models import canonical_name, get_model, list_models, model_factory
-from .models.cifar import MAX_ACT_LAYERS as CIFAR_MAX_ACT_LAYERS
-from .models.imagenet import MAX_ACT_LAYERS as IMAGENET_MAX_ACT_LAYERS
+from .models.cifar import cifar_family
+from .models.imagenet import imagenet_family
 from .models.params import load_parameters_checked
 from .training.flags import ACT_DEFAULTS
 
@@ -40,10 +40,10 @@ class ModelChoice:
     defaults: Dict[str, Any]     # of the act flags and classes, for a converted network
 
 
-#: a converted GluonCV network by the script that trains it: (input shape, preprocessing,
-#: classes, largest --act-layers); its act flags' defaults are ACT_DEFAULTS[script]
-_CONVERTED = {'cifar': ((1, 3, 32, 32), 'cifar10', 10, CIFAR_MAX_ACT_LAYERS),
-              'imagenet': ((1, 3, 224, 224), 'imagenet', 1000, IMAGENET_MAX_ACT_LAYERS)}
+#: a converted GluonCV network by the script that trains it: the family of that script's own
+#: host (input shape, preprocessing, largest --act-layers) and the classes; its act flags'
+#: defaults are ACT_DEFAULTS[script]
+_CONVERTED = {'cifar': (cifar_family, 10), 'imagenet': (imagenet_family, 1000)}
 
 
 def model_choice(name) -> ModelChoice:
@@ -58,10 +58,10 @@ def model_choice(name) -> ModelChoice:
     else:
         return ModelChoice(canonical_name(key), False, factory.input_shape, factory.dataset,
                            factory.max_act_layers, {})
-    for script, (shape, dataset, classes, max_act_layers) in _CONVERTED.items():
+    for script, (family, classes) in _CONVERTED.items():
         if key in zoo_names(script):
-            return ModelChoice(key, True, shape, dataset, max_act_layers,
-                               dict(ACT_DEFAULTS[script], classes=classes))
+            return ModelChoice(key, True, family.input_shape, family.dataset,
+                               family.max_act_layers, dict(ACT_DEFAULTS[script], classes=classes))
     raise BadInput('--model: unknown model %r; valid: a registered model (%s) or a GluonCV '
                    'classification model name (%s)' % (name, ', '.join(list_models()), ', '.join(
                        zoo_names('cifar') + zoo_names('imagenet'))))
@@ -87,20 +87,20 @@ def add_model_flags(parser):
                         help='ChaATAC global pooling (default: off)')
 
 
-def check_model_flags(args):
+def check_model_flags(args) -> ModelChoice:
     """Check the flags of :func:`add_model_flags` and every other numeric flag of ``args`` by
-    the shared table; sets ``args.model`` to the registered (lower-case) name. BadInput names
-    the first bad flag."""
+    the shared table; sets ``args.model`` to the registered (lower-case) name and returns its
+    :class:`ModelChoice`. BadInput names the first bad flag."""
     choice = model_choice(args.model)
     args.model = choice.name
     check_numbers(args, {'act_layers': int_range(0, choice.max_act_layers)})
+    return choice
 
 
 def model_from_flags(args):
     """The uninitialized model the flags of :func:`add_model_flags` describe."""
     from .conversion import zoo_model
-    check_model_flags(args)
-    choice = model_choice(args.model)
+    choice = check_model_flags(args)
     kwargs = {name: getattr(args, name) for name in
               ('classes', 'act_type', 'r', 'act_layers', 'useReLU', 'useGlobal')
               if getattr(args, name) is not None}

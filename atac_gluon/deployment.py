@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import BadInput
 from .files import write_staged
+from .onednn import settle_weights
 
 __all__ = ['export_symbol', 'export_onnx', 'export_all', 'require_onnx', 'save_block']
 
@@ -38,9 +39,7 @@ def export_symbol(net, prefix, input_shape, ctx=None):
     """
     net.hybridize()
     net(mx.nd.zeros(input_shape, ctx=ctx or mx.cpu()))
-    # an inference-mode oneDNN convolution reorders its weight in place while the engine counts
-    # it a reader: a weight written out before the pass has ended was seen half reordered
-    mx.nd.waitall()
+    settle_weights()
     net.export(prefix, epoch=0)  # a single input is exported under the name 'data'
     return prefix + '-symbol.json', prefix + '-0000.params'
 

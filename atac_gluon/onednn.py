@@ -1,6 +1,7 @@
 """What MXNet's oneDNN (MKLDNN) kernels run on this CPU, beside :mod:`atac_gluon.cpuinfo` (what
-the CPU is): the bfloat16 probe of ``--quantize bf16``, and :func:`quiet_stderr` for the lines
-MXNet's C++ code prints while it probes or transforms a graph."""
+the CPU is): the bfloat16 probe of ``--quantize bf16``, :func:`quiet_stderr` for the lines
+MXNet's C++ code prints while it probes or transforms a graph, and :func:`settle_weights` before
+parameters are read after a forward pass."""
 import os
 import sys
 import tempfile
@@ -11,7 +12,7 @@ import mxnet as mx
 from .cpuinfo import cpu_flags
 from .errors import BadInput
 
-__all__ = ['bf16_supported', 'require_bf16', 'cpu_isa', 'quiet_stderr']
+__all__ = ['bf16_supported', 'require_bf16', 'cpu_isa', 'quiet_stderr', 'settle_weights']
 
 _BF16 = {}
 
@@ -72,3 +73,12 @@ def quiet_stderr():
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+
+
+def settle_weights():
+    """Wait for MXNet's pending work before parameters are read or saved after a forward pass.
+
+    An inference-mode oneDNN convolution reorders its weight in place, and a read apparently
+    does not wait for that: copies taken right after a pass were seen (in CI, now and then) with
+    a third of a weight permuted, and waiting first cured it."""
+    mx.nd.waitall()

@@ -10,6 +10,7 @@ import atac_gluon
 from atac_gluon.activations import ACT_TYPES, ChaATAC
 from atac_gluon.conversion import CALL_PREFIX
 from atac_gluon.errors import BadInput
+from atac_gluon.onednn import settle_weights
 import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
@@ -165,10 +166,7 @@ def test_original_parameters_bit_identical_and_kept(name, caplog):
     shape = SHAPES[name]
     net.initialize(mx.init.Xavier())
     net(mx.nd.random.uniform(shape=shape))
-    # once (CI, loaded CPU) a weight read right after this pass differed from a later read in
-    # part of its elements; an inference-mode oneDNN convolution reorders its weight in place,
-    # so the engine's pending work is finished before the reference copy is taken
-    mx.nd.waitall()
+    settle_weights()  # before the reference copy is taken (CI once saw part of one differ)
     before = structural(net)
     objects = dict(net._collect_params_with_prefix())
     atac_gluon.convert(net, shape)

@@ -7,6 +7,7 @@ import atac_gluon
 from atac_gluon import (BasicBlockV1bATAC, ResNet20V2ATAC, ResNet50_v1bATAC, from_gluoncv,
                         get_cifar_resnet_atac, get_model, list_models, summary)
 from atac_gluon.models.cifar import stage_act_types
+from atac_gluon.onednn import settle_weights
 
 
 def build_official(spec):
@@ -103,9 +104,7 @@ def test_from_gluoncv_converts_and_copies(gluoncv_name, shape):
     net.initialize()
     out = net(mx.nd.ones(shape))
     assert out.shape == (2, 7)
-    # an inference pass may still be reordering a weight in place, counted by MXNet's engine as
-    # a reader, so a read does not wait for it (seen in CI: 34% of a weight permuted)
-    mx.nd.waitall()
+    settle_weights()  # seen in CI without it: 34% of a weight permuted
     ref_params = ref._collect_params_with_prefix()
     ours = net._collect_params_with_prefix()
     for name, p in ref_params.items():
@@ -309,7 +308,7 @@ def test_load_shared_parameters_skips_other_shapes_and_reports(tmp_path):
     net = get_model('resnet18_v1b_atac', classes=5)
     net.initialize()
     net(mx.nd.zeros((1, 3, 32, 32)))
-    mx.nd.waitall()  # the pass may still be reordering weights in place (see above)
+    settle_weights()
     before_fc = net.fc.weight.data().asnumpy().copy()
     report = atac_gluon.load_shared_parameters(net, path)
     assert sorted(report['skipped']) == ['fc.bias', 'fc.weight']

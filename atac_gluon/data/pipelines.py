@@ -38,11 +38,10 @@ def _train_val_arrays(dataset, data_dir, fine_label, normalization='dataset'):
     if dataset == 'digits':
         return load_digits32(train=True), load_digits32(train=False), {}
     if dataset == FASHION_MNIST:
-        own = normalization == 'dataset'
+        mean, std = ((FASHION_MNIST_MEAN, FASHION_MNIST_STD) if normalization == 'dataset'
+                     else (CIFAR_MEAN, CIFAR_STD))
         return (load_fashion_mnist32(data_dir, train=True),
-                load_fashion_mnist32(data_dir, train=False),
-                {'mean': FASHION_MNIST_MEAN if own else CIFAR_MEAN,
-                 'std': FASHION_MNIST_STD if own else CIFAR_STD})
+                load_fashion_mnist32(data_dir, train=False), {'mean': mean, 'std': std})
     train = load_cifar(dataset, data_dir, train=True, fine_label=fine_label)
     val = load_cifar(dataset, data_dir, train=False, fine_label=fine_label)
     return train, val, {'mean': CIFAR_MEAN, 'std': CIFAR_STD}

@@ -10,6 +10,7 @@ from gluoncv.model_zoo.cifarresnet import CIFARResNetV2
 from gluoncv.model_zoo.resnetv1b import BasicBlockV1b, BottleneckV1b, ResNetV1b
 
 from ..errors import BadInput
+from ..onednn import settle_weights
 from .cifar import ResNet20V2ATAC
 from .imagenet import BasicBlockV1bATAC, BottleneckV1bATAC, ResNet50_v1bATAC
 from .params import read_parameters
@@ -88,8 +89,7 @@ def from_gluoncv(net: HybridBlock, act_type: str = 'ChaATAC', r: int = 2, useReL
                            'copy_params=False' % (len(pending), len(params), type(net).__name__,
                                                   pending[0]))
         ctx = params[0].list_ctx()
-        # a forward pass still running may be reordering a weight in place (export_symbol)
-        mx.nd.waitall()
+        settle_weights()  # a forward pass may still be reordering a weight in place
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, 'gluoncv.params')
             net.save_parameters(path)

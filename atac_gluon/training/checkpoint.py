@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import BadInput, WriteFailed, error_reason
 from ..files import PARTIAL as _PARTIAL
 from ..files import atomic_write_text, fsync, write_durably
+from ..onednn import settle_weights
 
 __all__ = ['Checkpoints', 'remove_partials', 'log_skipped', 'FORMAT']
 
@@ -189,7 +190,7 @@ class Checkpoints:
 
     def _commit_epoch(self, stem, net, trainer, info):
         files = {}
-        mx.nd.waitall()  # no forward pass still reordering a weight in place (export_symbol)
+        settle_weights()  # no forward pass still reordering a weight in place
         # MXNet's writer ignores a failure of its last flush: read the parameters back
         for key, ext, write, check in (('params', '.params', net.save_parameters, mx.nd.load),
                                        ('states', '.states', trainer.save_states, None)):
